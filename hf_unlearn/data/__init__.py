@@ -1,0 +1,50 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""Data room: QA templates and tokenisation, TOFU-format loading, batching. Knows nothing of scoring."""
+
+from .collate import pad_batch, require_pad_token
+from .templates import (
+    IGNORE_INDEX,
+    TEMPLATES,
+    QATemplate,
+    get_template,
+    model_max_length,
+    tokenize_prompt,
+    tokenize_qa,
+)
+from .tofu import (
+    FORGET_SPLITS,
+    PERTURBED_COLUMNS,
+    QA_COLUMNS,
+    TOFU_HUB_ID,
+    TOFU_SPLITS,
+    WORLD_MANIFEST,
+    eval_split_for,
+    holdout_split_for,
+    load_tofu,
+    retain_split_for,
+    validate_qa_dataset,
+)
+
+
+__all__ = [
+    "FORGET_SPLITS",
+    "IGNORE_INDEX",
+    "PERTURBED_COLUMNS",
+    "QA_COLUMNS",
+    "TEMPLATES",
+    "TOFU_HUB_ID",
+    "TOFU_SPLITS",
+    "WORLD_MANIFEST",
+    "QATemplate",
+    "eval_split_for",
+    "get_template",
+    "holdout_split_for",
+    "load_tofu",
+    "model_max_length",
+    "pad_batch",
+    "require_pad_token",
+    "retain_split_for",
+    "tokenize_prompt",
+    "tokenize_qa",
+    "validate_qa_dataset",
+]
