@@ -103,6 +103,8 @@ def load_tofu(
         if "BuilderConfig" in str(err) or "not found" in str(err):
             raise ValueError(f"dataset {path!r} has no split (config) named {split!r}: {err}") from err
         raise
+    except StopIteration as err:  # the JSON builder finds no rows to infer a schema from
+        raise ValueError(f"{path}:{split} is empty: there is nothing to evaluate or unlearn.") from err
     return validate_qa_dataset(ds, required_columns or QA_COLUMNS, name=f"{path}:{split}")
 
 
