@@ -134,3 +134,18 @@ def test_load_tofu_missing_column_and_empty_split(tmp_path):
     )
     with pytest.raises(ValueError, match="is empty"):
         load_tofu(empty, "forget10")
+
+
+def test_two_local_datasets_with_the_same_folder_name_do_not_share_a_cache(tmp_path):
+    for n, parent in [(2, "world_a"), (5, "world_b")]:
+        folder = tmp_path / parent / "data"
+        folder.mkdir(parents=True)
+        _write_tofu_like(folder, {"forget10": [{"question": f"Q{i}?", "answer": "A"} for i in range(n)]})
+    assert len(load_tofu(tmp_path / "world_a" / "data", "forget10")) == 2
+    assert len(load_tofu(tmp_path / "world_b" / "data", "forget10")) == 5
+
+
+def test_unknown_local_split_names_the_available_ones(tmp_path):
+    _write_tofu_like(tmp_path, {"full": [{"question": "Who?", "answer": "Bob"}]})
+    with pytest.raises(ValueError, match=r"no split \(config\) named 'forget10'; it has \['full'\]"):
+        load_tofu(tmp_path, "forget10")

@@ -98,7 +98,13 @@ def load_tofu(
     if os.path.isfile(os.path.join(path, WORLD_MANIFEST)):
         path = os.path.join(path, "data")  # a world folder: the dataset lives in data/
     try:
-        ds = load_dataset(path, split, split="train")
+        local_files = _local_config_files(path, split)
+        if local_files is not None:
+            # A local folder: read its files directly. (`load_dataset(folder, config)` caches by folder *name* and
+            # config, not by content, so two worlds in folders both named `data/` would share one cache entry.)
+            ds = load_dataset("json", data_files=local_files, split="train")
+        else:
+            ds = load_dataset(path, split, split="train")
     except ValueError as err:
         if "BuilderConfig" in str(err) or "not found" in str(err):
             raise ValueError(f"dataset {path!r} has no split (config) named {split!r}: {err}") from err
@@ -106,6 +112,29 @@ def load_tofu(
     except StopIteration as err:  # the JSON builder finds no rows to infer a schema from
         raise ValueError(f"{path}:{split} is empty: there is nothing to evaluate or unlearn.") from err
     return validate_qa_dataset(ds, required_columns or QA_COLUMNS, name=f"{path}:{split}")
+
+
+def _local_config_files(path: str, config: str) -> list[str] | None:
+    """The data files of `config` in a local dataset folder whose README declares `configs:` (as TOFU's does).
+
+    Returns `None` for anything that is not such a folder (e.g. a Hub id), which is then loaded by name.
+    """
+    card_path = os.path.join(path, "README.md")
+    if not os.path.isfile(card_path):
+        return None
+    from huggingface_hub import DatasetCard
+
+    configs = DatasetCard.load(card_path).data.to_dict().get("configs") or []
+    for entry in configs:
+        if entry.get("config_name") != config:
+            continue
+        files = entry.get("data_files")
+        if isinstance(files, str):
+            files = [{"split": "train", "path": files}]
+        paths = [f["path"] for f in files if isinstance(f, dict) and f.get("split", "train") == "train"]
+        return [os.path.join(path, p) for p in paths]
+    names = [entry.get("config_name") for entry in configs]
+    raise ValueError(f"dataset {path!r} has no split (config) named {config!r}; it has {names}.")
 
 
 def validate_qa_dataset(ds: Dataset, required_columns: tuple[str, ...], name: str = "dataset") -> Dataset:
