@@ -24,6 +24,12 @@ from .tofu import (
     retain_split_for,
     validate_qa_dataset,
 )
+from .unlearn import (
+    ForgetRetainCollator,
+    ForgetRetainDataset,
+    build_forget_retain_dataset,
+    tokenize_qa_dataset,
+)
 
 
 __all__ = [
@@ -35,7 +41,10 @@ __all__ = [
     "TOFU_HUB_ID",
     "TOFU_SPLITS",
     "WORLD_MANIFEST",
+    "ForgetRetainCollator",
+    "ForgetRetainDataset",
     "QATemplate",
+    "build_forget_retain_dataset",
     "eval_split_for",
     "get_template",
     "holdout_split_for",
@@ -46,5 +55,6 @@ __all__ = [
     "retain_split_for",
     "tokenize_prompt",
     "tokenize_qa",
+    "tokenize_qa_dataset",
     "validate_qa_dataset",
 ]

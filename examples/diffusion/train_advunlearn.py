@@ -1,0 +1,648 @@
+#!/usr/bin/env python
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""AdvUnlearn: train a robust, concept-erased CLIP text encoder for a Stable Diffusion 1.x-family pipeline.
+
+AdvUnlearn (Zhang et al., NeurIPS 2024, https://arxiv.org/abs/2405.15234) erases a concept from the *text encoder*
+with ESD's negative-guidance loss computed on an adversarial prompt (a soft-prompt attack in token-embedding space,
+re-fitted every iteration), plus a regulariser that keeps predictions on retain prompts unchanged. The result is a
+plain `CLIPTextModel` folder that plugs into any pipeline sharing the original encoder. `--method esd` trains the
+ESD text-encoder baseline (same loss, no attack) with the same script.
+
+Usage (no model flag: the offline shapes world, erasing "red"):
+
+    accelerate launch --cpu --num_cpu_threads_per_process 1 examples/diffusion/train_advunlearn.py \
+        --output_dir advunlearn-red --max_train_steps 400
+
+Real Stable Diffusion (GPU, Hub):
+
+    accelerate launch examples/diffusion/train_advunlearn.py \
+        --pretrained_model_name_or_path CompVis/stable-diffusion-v1-4 --concept nudity \
+        --retain_loss_w 0.3 --mixed_precision fp16 --output_dir advunlearn-nudity \
+        --push_to_hub --hub_model_id my-user/advunlearn-nudity
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+
+logger = get_logger(__name__)
+
+# AdvUnlearn's default retain set is "a photo of <COCO object>"; a short built-in list for real pipelines.
+COCO_RETAIN_OBJECTS = [
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "kite",
+    "surfboard",
+    "bottle",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "bed",
+    "toilet",
+    "laptop",
+    "keyboard",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+]
+
+
+def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="AdvUnlearn / ESD concept erasure on the CLIP text encoder of a Stable Diffusion 1.x pipeline.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    # Model and concept
+    parser.add_argument(
+        "--pretrained_model_name_or_path",
+        type=str,
+        default=None,
+        help="Hub id or local folder of a Stable Diffusion 1.x-family pipeline (CLIP text encoder). Default: the "
+        "offline shapes world of hf_unlearn (built and cached on first use).",
+    )
+    parser.add_argument("--revision", type=str, default=None, help="Revision of the pretrained pipeline.")
+    parser.add_argument("--variant", type=str, default=None, help="Weight variant of the pipeline (e.g. fp16).")
+    parser.add_argument(
+        "--world_preset", type=str, default="default", choices=["test", "default"], help="Shapes-world size."
+    )
+    parser.add_argument(
+        "--concept", type=str, default=None, help="The concept to erase (e.g. 'nudity'; shapes world: 'red')."
+    )
+    parser.add_argument(
+        "--concept_prompts",
+        type=str,
+        nargs="+",
+        default=None,
+        help="Prompts of the concept used for erasure. Default: the concept itself (shapes world: 'a red circle', ...).",
+    )
+    parser.add_argument(
+        "--retain_prompts",
+        type=str,
+        nargs="*",
+        default=None,
+        help="Retain prompts for the utility regulariser. Default: 'a photo of a <COCO object>' (shapes world: the "
+        "other colours' prompts).",
+    )
+    parser.add_argument(
+        "--retain_prompts_file", type=str, default=None, help="A text file with one retain prompt per line."
+    )
+    # Method
+    parser.add_argument(
+        "--method",
+        type=str,
+        default="advunlearn",
+        choices=["advunlearn", "esd"],
+        help="'advunlearn' (attack in the loop) or 'esd' (the ESD text-encoder baseline: the same loss, no attack).",
+    )
+    parser.add_argument(
+        "--train_method",
+        type=str,
+        default="text_encoder_full",
+        help="Trained layers: text_encoder_full (all layers + final norm), text_encoder_layer{i}, text_encoder_layer{i}-{j}.",
+    )
+    parser.add_argument("--negative_guidance", type=float, default=1.0, help="ESD's negative guidance eta.")
+    parser.add_argument("--start_guidance", type=float, default=3.0, help="CFG scale of the frozen trajectories.")
+    parser.add_argument("--ddim_steps", type=int, default=50, help="DDIM steps of the frozen trajectories.")
+    parser.add_argument(
+        "--trajectories_per_prompt", type=int, default=4, help="Frozen-model trajectories sampled per prompt."
+    )
+    parser.add_argument(
+        "--attack_method", type=str, default="pgd", choices=["pgd", "fast_at"], help="Inner attack: pgd or fast_at."
+    )
+    parser.add_argument("--attack_step", type=int, default=30, help="Inner attack steps per iteration.")
+    parser.add_argument("--attack_lr", type=float, default=1e-3, help="Inner attack learning rate.")
+    parser.add_argument("--adv_prompt_num", type=int, default=1, help="Adversarial soft tokens k.")
+    parser.add_argument("--attack_type", type=str, default="prefix", choices=["prefix", "suffix"], help="Insertion.")
+    parser.add_argument(
+        "--attack_init", type=str, default="latest", choices=["latest", "random"], help="Attack initialisation."
+    )
+    parser.add_argument(
+        "--adv_prompt_update_step", type=int, default=1, help="Re-run the attack every this many iterations."
+    )
+    parser.add_argument("--warmup_iter", type=int, default=200, help="Plain-ESD iterations before attacks start.")
+    parser.add_argument("--retain_loss_w", type=float, default=1.0, help="Weight of the retain regulariser.")
+    parser.add_argument("--retain_batch", type=int, default=5, help="Retain states per iteration.")
+    # Training
+    parser.add_argument("--output_dir", type=str, default="advunlearn-text-encoder", help="Where outputs go.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of everything.")
+    parser.add_argument("--train_batch_size", type=int, default=1, help="Concept states per iteration.")
+    parser.add_argument("--max_train_steps", type=int, default=1000, help="Optimizer steps (AdvUnlearn: 1000).")
+    parser.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Accumulation steps.")
+    parser.add_argument("--learning_rate", type=float, default=1e-5, help="Adam learning rate (AdvUnlearn: 1e-5).")
+    parser.add_argument("--lr_scheduler", type=str, default="constant", help="diffusers/transformers scheduler name.")
+    parser.add_argument("--lr_warmup_steps", type=int, default=0, help="Scheduler warmup steps.")
+    parser.add_argument("--adam_beta1", type=float, default=0.9, help="Adam beta1.")
+    parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2.")
+    parser.add_argument("--adam_weight_decay", type=float, default=0.0, help="Adam weight decay.")
+    parser.add_argument("--adam_epsilon", type=float, default=1e-8, help="Adam epsilon.")
+    parser.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
+    parser.add_argument(
+        "--mixed_precision",
+        type=str,
+        default=None,
+        choices=["no", "fp16", "bf16"],
+        help="Precision of the frozen UNet/encoder copies (the trained encoder stays fp32). Default: accelerate's.",
+    )
+    parser.add_argument(
+        "--report_to",
+        type=str,
+        default="none",
+        help="Trackers: 'tensorboard', 'wandb', 'comet_ml', 'all' or 'none'.",
+    )
+    parser.add_argument("--logging_dir", type=str, default="logs", help="Tracker folder (inside output_dir).")
+    parser.add_argument("--checkpointing_steps", type=int, default=200, help="Save a resumable state every N steps.")
+    parser.add_argument(
+        "--checkpoints_total_limit", type=int, default=None, help="Keep at most this many checkpoints."
+    )
+    parser.add_argument(
+        "--resume_from_checkpoint",
+        type=str,
+        default=None,
+        help="A checkpoint folder from --checkpointing_steps, or 'latest'.",
+    )
+    parser.add_argument(
+        "--validation_prompts", type=str, nargs="*", default=None, help="Prompts of the validation image grids."
+    )
+    parser.add_argument("--validation_steps", type=int, default=100, help="Log a validation grid every N steps.")
+    parser.add_argument("--num_validation_images", type=int, default=4, help="Validation images per prompt.")
+    # Evaluation (shapes world: concept detector available)
+    parser.add_argument(
+        "--eval_num_images",
+        type=int,
+        default=32,
+        help="Shapes world: images per prompt of the final evaluation (0 skips it). Needs the world's detector.",
+    )
+    parser.add_argument("--eval_attack_steps", type=int, default=40, help="Steps of the evaluation attacks.")
+    parser.add_argument("--eval_attack_tokens", type=int, default=1, help="Tokens of the evaluation attacks.")
+    parser.add_argument(
+        "--compare_text_encoders",
+        type=str,
+        nargs="*",
+        default=[],
+        help="Other erased encoders to evaluate side by side, as NAME=PATH (e.g. esd=out-esd/text_encoder).",
+    )
+    parser.add_argument(
+        "--no_eval_transfer",
+        action="store_true",
+        help="Shapes world: skip the evaluation on the second pipeline (plug-and-play transfer).",
+    )
+    # Hub
+    parser.add_argument("--push_to_hub", action="store_true", help="Push output_dir (encoder + card) to the Hub.")
+    parser.add_argument("--hub_token", type=str, default=None, help="Hub token (default: HF_TOKEN / hf auth login).")
+    parser.add_argument("--hub_model_id", type=str, default=None, help="Repo id (default: output_dir's name).")
+    parser.add_argument("--hub_private", action="store_true", help="Create the Hub repo as private.")
+
+    args = parser.parse_args(input_args)
+    env_local_rank = int(os.environ.get("LOCAL_RANK", "-1"))
+    if env_local_rank != -1:
+        args.local_rank = env_local_rank
+    if args.report_to == "wandb" and args.hub_token is not None:
+        raise ValueError(
+            "You cannot use both --report_to=wandb and --hub_token due to a security risk of exposing your token. "
+            "Please use `hf auth login` to authenticate with the Hub."
+        )
+    if args.max_train_steps < 1:
+        raise ValueError(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
+    if args.learning_rate <= 0:
+        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}.")
+    for spec in args.compare_text_encoders:
+        if "=" not in spec:
+            raise ValueError(f"--compare_text_encoders entries look like NAME=PATH, got {spec!r}.")
+    return args
+
+
+def _default_prompts(args: argparse.Namespace, world) -> tuple[str, list[str], list[str]]:
+    concept = args.concept
+    if world is not None:
+        concept = concept or "red"
+        concept_prompts = args.concept_prompts or world.concept_prompts(concept)
+        retain = world.retain_prompts(concept)
+    else:
+        if concept is None and not args.concept_prompts:
+            raise ValueError("Pass --concept (e.g. 'nudity') or --concept_prompts for a pretrained pipeline.")
+        concept = concept or args.concept_prompts[0]
+        concept_prompts = args.concept_prompts or [concept]
+        retain = [f"a photo of a {obj}" for obj in COCO_RETAIN_OBJECTS]
+    if args.retain_prompts is not None:
+        retain = list(args.retain_prompts)
+    if args.retain_prompts_file:
+        retain = [line.strip() for line in Path(args.retain_prompts_file).read_text().splitlines() if line.strip()]
+    return concept, list(concept_prompts), retain
+
+
+@torch.no_grad()
+def log_validation(encoder, components, prompts, args, accelerator, step, weight_dtype):
+    """Samples `num_validation_images` per validation prompt with the current encoder; saves and logs a grid."""
+    from hf_unlearn.diffusion import ddim_sample, decode_to_images, save_comparison_grid
+    from hf_unlearn.diffusion.text_encoding import tokenize_prompts
+
+    logger.info(f"Running validation at step {step}: {prompts}")
+    device = accelerator.device
+    rows = {}
+    uncond = encoder(tokenize_prompts(components.tokenizer, [""]).to(device)).to(weight_dtype)
+    for i, prompt in enumerate(prompts):
+        cond = encoder(tokenize_prompts(components.tokenizer, [prompt]).to(device)).to(weight_dtype)
+        generator = torch.Generator().manual_seed(args.seed + i)
+        x, _ = ddim_sample(
+            components.unet,
+            components.scheduler,
+            cond.expand(args.num_validation_images, -1, -1),
+            uncond,
+            components.latent_shape,
+            25,
+            args.start_guidance,
+            generator,
+        )
+        rows[prompt] = decode_to_images(x, components.vae)
+    path = save_comparison_grid(rows, Path(args.output_dir) / "validation" / f"step-{step}.png", title=f"step {step}")
+    for tracker in accelerator.trackers:
+        images = np.concatenate(list(rows.values()))
+        if tracker.name == "tensorboard":
+            tracker.writer.add_images("validation", images, step, dataformats="NHWC")
+        elif tracker.name == "wandb":
+            import wandb
+
+            tracker.log({"validation": [wandb.Image(str(path), caption=f"step {step}")]}, step=step)
+    return path
+
+
+def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, str]:
+    """Evaluates encoders on the shapes world (main pipeline and, unless disabled, the transfer pipeline)."""
+    from hf_unlearn.diffusion import (
+        DiscretePromptAttack,
+        SoftPromptAttack,
+        results_table,
+        save_comparison_grid,
+        shapes_world_evaluator,
+    )
+
+    attacks = {
+        "discrete_attack": DiscretePromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps),
+        "soft_attack": SoftPromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps, lr=1e-2),
+    }
+    out = {"concept": concept, "num_images_per_prompt": args.eval_num_images, "attack_steps": args.eval_attack_steps}
+    grid_rows, tables = {}, []
+    targets = [("pipeline", False)] + ([] if args.no_eval_transfer else [("pipeline_transfer", True)])
+    for label, transfer in targets:
+        evaluator = shapes_world_evaluator(
+            world, concept, transfer=transfer, num_images=args.eval_num_images, seed=args.seed, **attacks
+        )
+        out[label] = {}
+        for name, encoder in tqdm(encoders.items(), desc=f"evaluating on {label}"):
+            result = evaluator.evaluate(encoder)
+            images = result.pop("images")
+            out[label][name] = result
+            if not transfer:
+                grid_rows[f"{name} / plain"] = images["plain"]
+                grid_rows[f"{name} / attacked"] = images["attacked"]
+        tables.append(
+            f"**{label}**" + (" (plug-and-play transfer)" if transfer else "") + "\n\n" + results_table(out[label])
+        )
+    grid = save_comparison_grid(
+        grid_rows, Path(args.output_dir) / "samples.png", title=f"erasing '{concept}': plain vs discrete attack"
+    )
+    return out, grid, "\n\n".join(tables)
+
+
+def main(args: argparse.Namespace) -> dict:
+    from diffusers.optimization import get_scheduler
+
+    from hf_unlearn.diffusion import (
+        AdvUnlearn,
+        AdvUnlearnConfig,
+        SoftPromptTextEncoder,
+        check_clip_text_encoder,
+        check_prompts,
+        load_diffusion_components,
+        set_trainable_layers,
+    )
+    from hf_unlearn.hub import push_to_hub, resolve_token, save_model_card
+
+    output_dir = Path(args.output_dir)
+    # Fail fast, before any training or writing: the Hub token, the output folder.
+    if args.push_to_hub:
+        resolve_token(args.hub_token)
+    if (output_dir / "text_encoder").exists() and not args.resume_from_checkpoint:
+        raise ValueError(
+            f"{output_dir / 'text_encoder'} already exists: choose a new --output_dir or pass "
+            "--resume_from_checkpoint (nothing was overwritten)."
+        )
+
+    # Model (the shapes world by default) and prompts: all checks before anything is written.
+    world = None
+    if args.pretrained_model_name_or_path is None:
+        from hf_unlearn.synthetic.shapes import load_shapes_world
+
+        world = load_shapes_world(args.world_preset)
+        model_path = str(world.pipeline_path)
+    else:
+        model_path = args.pretrained_model_name_or_path
+    components = load_diffusion_components(model_path, revision=args.revision, variant=args.variant)
+    check_clip_text_encoder(components.text_encoder)
+    concept, concept_prompts, retain_prompts = _default_prompts(args, world)
+    check_prompts(components.tokenizer, concept_prompts, "concept")
+    if args.retain_loss_w > 0:
+        check_prompts(components.tokenizer, retain_prompts, "retain")
+    config = AdvUnlearnConfig(
+        concept_prompts=concept_prompts,
+        retain_prompts=retain_prompts,
+        negative_guidance=args.negative_guidance,
+        start_guidance=args.start_guidance,
+        ddim_steps=args.ddim_steps,
+        attack_method="none" if args.method == "esd" else args.attack_method,
+        attack_steps=args.attack_step,
+        attack_lr=args.attack_lr,
+        adv_prompt_num=args.adv_prompt_num,
+        attack_type=args.attack_type,
+        attack_init=args.attack_init,
+        adv_prompt_update_step=args.adv_prompt_update_step,
+        warmup_steps=args.warmup_iter,
+        retain_loss_weight=args.retain_loss_w,
+        retain_batch=args.retain_batch,
+        train_batch_size=args.train_batch_size,
+        train_method=args.train_method,
+        trajectories_per_prompt=args.trajectories_per_prompt,
+        seed=args.seed,
+    )
+
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=output_dir / args.logging_dir),
+    )
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    text_encoder = components.text_encoder
+    original = copy.deepcopy(text_encoder).requires_grad_(False).eval().to(accelerator.device, weight_dtype)
+    components.unet.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
+    if components.vae is not None:
+        components.vae.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
+    trainable = set_trainable_layers(text_encoder, args.train_method)
+    logger.info(f"Training {len(trainable)} text-encoder tensors ({args.train_method}).")
+    encoder = SoftPromptTextEncoder(text_encoder).train()
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(
+        params,
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        weight_decay=args.adam_weight_decay,
+        eps=args.adam_epsilon,
+    )
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+    encoder, optimizer, lr_scheduler = accelerator.prepare(encoder, optimizer, lr_scheduler)
+    eraser = AdvUnlearn(
+        encoder,
+        components.unet,
+        components.tokenizer,
+        components.scheduler,
+        config,
+        original_text_encoder=original,
+        latent_shape=components.latent_shape,
+    )
+    accelerator.register_for_checkpointing(eraser)
+
+    if accelerator.is_main_process:
+        tracker_config = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+        accelerator.init_trackers("advunlearn", config=tracker_config)
+
+    global_step = 0
+    if args.resume_from_checkpoint:
+        if args.resume_from_checkpoint == "latest":
+            found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+            path = found[-1] if found else None
+        else:
+            path = Path(args.resume_from_checkpoint)
+        if path is None or not path.is_dir():
+            raise ValueError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r}: no such checkpoint.")
+        accelerator.print(f"Resuming from {path}")
+        accelerator.load_state(str(path))
+        global_step = int(path.name.split("-")[1])
+
+    validation_prompts = args.validation_prompts or (concept_prompts[:2] + retain_prompts[:2])
+    logger.info(f"***** Running {args.method} on '{concept}' for {args.max_train_steps} steps *****")
+    progress = tqdm(
+        range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
+    )
+    start = time.time()
+    history = []
+    while global_step < args.max_train_steps:
+        with accelerator.accumulate(encoder):
+            with accelerator.autocast():
+                loss, logs = eraser.compute_loss(global_step)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(params, args.max_grad_norm)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+        if accelerator.sync_gradients:
+            global_step += 1
+            progress.update(1)
+            logs["lr"] = lr_scheduler.get_last_lr()[0]
+            progress.set_postfix({k: round(v, 5) for k, v in logs.items() if k.startswith("loss")})
+            accelerator.log(logs, step=global_step)
+            history.append({"step": global_step, **logs})
+            if (
+                accelerator.is_main_process
+                and args.checkpointing_steps
+                and global_step % args.checkpointing_steps == 0
+            ):
+                if args.checkpoints_total_limit is not None:
+                    existing = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+                    for old in existing[: max(0, len(existing) - args.checkpoints_total_limit + 1)]:
+                        shutil.rmtree(old)
+                accelerator.save_state(str(output_dir / f"checkpoint-{global_step}"))
+            if accelerator.is_main_process and args.validation_steps and global_step % args.validation_steps == 0:
+                log_validation(
+                    accelerator.unwrap_model(encoder),
+                    components,
+                    validation_prompts,
+                    args,
+                    accelerator,
+                    global_step,
+                    weight_dtype,
+                )
+    train_seconds = time.time() - start
+    accelerator.wait_for_everyone()
+
+    results = {}
+    if accelerator.is_main_process:
+        erased = accelerator.unwrap_model(encoder).text_encoder.eval()
+        tmp = output_dir / "text_encoder.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        erased.save_pretrained(tmp, safe_serialization=True)
+        final = output_dir / "text_encoder"
+        if final.exists():
+            shutil.rmtree(final)  # only when resuming the same run
+        os.replace(tmp, final)
+        run_info = {
+            "method": args.method,
+            "concept": concept,
+            "base_model": args.pretrained_model_name_or_path or f"hf_unlearn shapes world ({args.world_preset})",
+            "config": config.to_dict(),
+            "train_seconds": round(train_seconds, 1),
+            "seconds_per_step": round(train_seconds / max(1, len(history)), 4),
+            "final_logs": history[-1] if history else {},
+        }
+        (output_dir / "advunlearn_config.json").write_text(json.dumps(run_info, indent=2))
+        sample_grid, table = None, None
+        if world is not None and args.eval_num_images > 0:
+            from transformers import CLIPTextModel
+
+            encoders = {"original": world.load_pipeline().text_encoder}
+            for spec in args.compare_text_encoders:
+                name, path = spec.split("=", 1)
+                encoders[name] = CLIPTextModel.from_pretrained(path)
+            encoders[args.method] = CLIPTextModel.from_pretrained(final)
+            results, grid, table = evaluate_shapes(world, concept, encoders, args)
+            results["train_seconds"] = run_info["train_seconds"]
+            (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2))
+            (output_dir / "eval_results.md").write_text(table + "\n")
+            sample_grid = grid.name
+        else:
+            log_validation(
+                accelerator.unwrap_model(encoder),
+                components,
+                validation_prompts,
+                args,
+                accelerator,
+                global_step,
+                weight_dtype,
+            )
+        repo_id = args.hub_model_id or output_dir.name
+        base_model = args.pretrained_model_name_or_path or "hf-unlearn/shapes-world"
+        card_data = {
+            "license": "apache-2.0" if world is not None else "creativeml-openrail-m",
+            "library_name": "transformers",
+            "tags": [
+                "hf_unlearn",
+                "advunlearn" if args.method == "advunlearn" else "esd",
+                "concept-erasure",
+                "unlearned-text-encoder",
+                "stable-diffusion-diffusers",
+                "diffusers-training",
+            ],
+            "base_model": None if world is not None else base_model,
+            "erased_concept": concept,
+            "unlearning_method": args.method,
+        }
+        if results:
+            main_result = results["pipeline"][args.method]
+            card_data["unlearning_results"] = {
+                k: main_result[k]
+                for k in ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
+            }
+        save_model_card(
+            output_dir,
+            "advunlearn_text_encoder",
+            card_data,
+            model_name=f"{'AdvUnlearn' if args.method == 'advunlearn' else 'ESD'} text encoder: '{concept}' erased",
+            repo_id=repo_id,
+            base_model=base_model,
+            pipeline_class="ShapesPipeline" if world is not None else "StableDiffusionPipeline",
+            method=args.method,
+            concept=concept,
+            concept_prompts=concept_prompts,
+            retain_prompts=retain_prompts,
+            train_method=args.train_method,
+            max_train_steps=args.max_train_steps,
+            learning_rate=args.learning_rate,
+            negative_guidance=args.negative_guidance,
+            start_guidance=args.start_guidance,
+            retain_loss_w=args.retain_loss_w,
+            attack_method=args.attack_method,
+            adv_prompt_num=args.adv_prompt_num,
+            attack_type=args.attack_type,
+            attack_step=args.attack_step,
+            attack_lr=args.attack_lr,
+            attack_init=args.attack_init,
+            warmup_iter=args.warmup_iter,
+            seed=args.seed,
+            results_table=table,
+            sample_grid=sample_grid,
+        )
+        if args.push_to_hub:
+            url = push_to_hub(
+                output_dir,
+                repo_id,
+                token=args.hub_token,
+                private=args.hub_private,
+                commit_message="End of training",
+                ignore_patterns=["checkpoint-*", "checkpoint-*/**", "logs/**", "validation/**", "*.tmp/**"],
+            )
+            logger.info(f"Pushed to {url}")
+    accelerator.end_training()
+    return results
+
+
+if __name__ == "__main__":
+    main(parse_args())

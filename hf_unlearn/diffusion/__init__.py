@@ -1,0 +1,83 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""Concept erasure for text-to-image diffusion models: AdvUnlearn and ESD on the CLIP text encoder.
+
+Needs the `[diffusion]` extra (`pip install "hf-unlearn[diffusion]"`): this package imports torch, transformers and,
+for loading pipelines and sampling, diffusers. Public pieces:
+
+- losses: [`esd_target`], [`esd_loss`], [`retain_loss`], [`soft_attack_loss`], [`denoising_attack_loss`];
+- text encoder: [`SoftPromptTextEncoder`], [`encode_embeddings`], [`insert_adversarial_embeddings`],
+  [`set_trainable_layers`], [`check_prompts`], [`check_clip_text_encoder`], [`tokenize_prompts`];
+- attacks: [`SoftPromptAttack`] (AdvUnlearn's inner maximisation, `pgd` / `fast_at`), [`DiscretePromptAttack`]
+  (UnlearnDiffAtk-style evaluation attack);
+- training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD);
+- sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
+- evaluation: [`ConceptEvaluator`], [`attack_success_rate`], [`image_statistics_distance`],
+  [`save_comparison_grid`].
+
+Example:
+    >>> from hf_unlearn.diffusion import esd_loss
+    >>> import torch
+    >>> float(esd_loss(torch.zeros(2), torch.zeros(2), torch.ones(2), negative_guidance=1.0))
+    1.0
+"""
+
+from .advunlearn import AdvUnlearn, AdvUnlearnConfig
+from .attacks import DiscretePromptAttack, SoftPromptAttack, project_to_simplex, random_token_embeddings
+from .evaluation import (
+    ConceptEvaluator,
+    attack_success_rate,
+    encode_images,
+    frechet_distance,
+    image_statistics_distance,
+    results_table,
+    save_comparison_grid,
+    shapes_world_evaluator,
+)
+from .losses import denoising_attack_loss, esd_loss, esd_target, retain_loss, soft_attack_loss
+from .sampling import DiffusionComponents, TrajectoryBank, ddim_sample, decode_to_images, load_diffusion_components
+from .text_encoding import (
+    SoftPromptTextEncoder,
+    check_clip_text_encoder,
+    check_prompts,
+    content_token_ids,
+    encode_embeddings,
+    insert_adversarial_embeddings,
+    set_trainable_layers,
+    tokenize_prompts,
+)
+
+
+__all__ = [
+    "AdvUnlearn",
+    "AdvUnlearnConfig",
+    "ConceptEvaluator",
+    "DiffusionComponents",
+    "DiscretePromptAttack",
+    "SoftPromptAttack",
+    "SoftPromptTextEncoder",
+    "TrajectoryBank",
+    "attack_success_rate",
+    "check_clip_text_encoder",
+    "check_prompts",
+    "content_token_ids",
+    "ddim_sample",
+    "decode_to_images",
+    "denoising_attack_loss",
+    "encode_embeddings",
+    "encode_images",
+    "esd_loss",
+    "esd_target",
+    "frechet_distance",
+    "image_statistics_distance",
+    "insert_adversarial_embeddings",
+    "load_diffusion_components",
+    "project_to_simplex",
+    "random_token_embeddings",
+    "results_table",
+    "retain_loss",
+    "save_comparison_grid",
+    "set_trainable_layers",
+    "shapes_world_evaluator",
+    "soft_attack_loss",
+    "tokenize_prompts",
+]

@@ -1,0 +1,60 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""Evaluation room: TOFU metrics, batched scoring and generation shared by every benchmark, and reports.
+
+Evaluation judges a model however it was made: nothing here imports the trainers.
+
+- `tofu`: the TOFU metrics as pure functions on per-item numbers, and [`evaluate_tofu`] to run a model.
+- `scoring`: batched per-sequence NLL / token log-probs and batched greedy generation (reused by MUSE and MIAs).
+- `report`: JSON, Markdown tables and trade-off plots.
+- `metrics/tofu`: the same TOFU metrics as an `evaluate` module, loadable by path ([`TOFU_METRIC_PATH`]).
+"""
+
+from pathlib import Path
+
+from .report import load_json, markdown_table, plot_tradeoff, save_json, tofu_table
+from .scoring import SequenceScores, generate_greedy, score_sequences, sequence_nll
+from .tofu import (
+    EVAL_SETS,
+    TRUTH_RATIO_DEFINITION,
+    UTILITY_SETS,
+    answer_probability,
+    evaluate_tofu,
+    forget_quality,
+    model_utility,
+    probability_with_options,
+    retain_truth_ratios,
+    rouge_l_recall,
+    tofu_set_metrics,
+    truth_ratio,
+    truth_ratio_aggregate,
+)
+
+
+#: Path to pass to `evaluate.load(TOFU_METRIC_PATH, "forget")` (config = evaluation set).
+TOFU_METRIC_PATH = str(Path(__file__).parent / "metrics" / "tofu")
+
+__all__ = [
+    "EVAL_SETS",
+    "TOFU_METRIC_PATH",
+    "TRUTH_RATIO_DEFINITION",
+    "UTILITY_SETS",
+    "SequenceScores",
+    "answer_probability",
+    "evaluate_tofu",
+    "forget_quality",
+    "generate_greedy",
+    "load_json",
+    "markdown_table",
+    "model_utility",
+    "plot_tradeoff",
+    "probability_with_options",
+    "retain_truth_ratios",
+    "rouge_l_recall",
+    "save_json",
+    "score_sequences",
+    "sequence_nll",
+    "tofu_set_metrics",
+    "tofu_table",
+    "truth_ratio",
+    "truth_ratio_aggregate",
+]

@@ -1,0 +1,230 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""`hf-unlearn eval tofu`: evaluate a model on TOFU (Hub `locuslab/TOFU` or a mini-TOFU world) and write JSON.
+
+Example:
+    >>> import argparse
+    >>> from hf_unlearn.eval.cli import register_cli
+    >>> parser = argparse.ArgumentParser()
+    >>> register_cli(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["eval", "tofu", "--model", "m", "--output_file", "r.json"])
+    >>> args.forget_split, args.batch_size
+    ('forget10', 16)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Adds `eval tofu` to the `hf-unlearn` command."""
+    eval_parser = subparsers.add_parser("eval", help="Evaluate models on unlearning benchmarks.")
+    benchmarks = eval_parser.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    eval_parser.set_defaults(func=lambda args: eval_parser.print_help() or 2)
+
+    p = benchmarks.add_parser(
+        "tofu",
+        help="TOFU: forget quality, model utility, probability, ROUGE-L recall, truth ratio.",
+        description=(
+            "Evaluate a causal LM on TOFU (Maini et al., 2024). Writes a JSON file with the aggregates and the "
+            "per-item numbers (truth ratios, generations, NLLs) and prints a Markdown table. Forget quality needs "
+            "a retain model (--retain_model, evaluated here too) or its saved results (--retain_results)."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="Model to evaluate: a folder, a Hub id, or the name of a model of the world given by --data "
+        "(e.g. `target`, `retain90`).",
+    )
+    retain = p.add_mutually_exclusive_group()
+    retain.add_argument(
+        "--retain_model",
+        default=None,
+        help="Retain model (never trained on the forget set), evaluated first; its results go to "
+        "--retain_output_file. Same forms as --model.",
+    )
+    retain.add_argument(
+        "--retain_results",
+        default=None,
+        help="JSON written by an earlier `hf-unlearn eval tofu` run of the retain model (saves re-evaluating it).",
+    )
+    p.add_argument(
+        "--data",
+        default="locuslab/TOFU",
+        help="Hub dataset id or mini-TOFU world folder (`hf-unlearn build-world tofu`). Default: locuslab/TOFU.",
+    )
+    p.add_argument(
+        "--forget_split",
+        default="forget10",
+        choices=["forget01", "forget05", "forget10"],
+        help="Forget split; its `_perturbed` config is evaluated. Default: forget10.",
+    )
+    p.add_argument(
+        "--output_file",
+        required=True,
+        help="Where to write the model's results (a .json file); the Markdown table is written beside it (.md).",
+    )
+    p.add_argument(
+        "--retain_output_file",
+        default=None,
+        help="Where to write the retain model's results (JSON); default: <output_file stem>.retain.json.",
+    )
+    p.add_argument(
+        "--template",
+        default="auto",
+        choices=["auto", "chat", "llama2", "phi"],
+        help="QA prompt template: `auto` (the tokenizer's chat template), `chat`, `llama2` (TOFU Llama-2-chat) or "
+        "`phi` (TOFU Phi-1.5). Default: auto.",
+    )
+    p.add_argument(
+        "--batch_size", type=int, default=16, help="Sequences per forward pass / generate call. Default: 16."
+    )
+    p.add_argument(
+        "--max_new_tokens",
+        type=int,
+        default=200,
+        help="Greedy generation length (open-unlearning's 200). Default: 200.",
+    )
+    p.add_argument(
+        "--retain_eval_split",
+        default="retain_perturbed",
+        help="Retain evaluation config. Default: retain_perturbed.",
+    )
+    p.add_argument(
+        "--max_items", type=int, default=None, help="Evaluate only the first N items of each set (quick checks)."
+    )
+    p.add_argument(
+        "--device", default="auto", help="Torch device, e.g. `cpu`, `cuda`, `cuda:1`. Default: cuda if available."
+    )
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="Weights dtype. Default: auto (the checkpoint's).",
+    )
+    p.add_argument(
+        "--no_progress", action="store_true", help="Hide progress bars (evaluation, data and model loading)."
+    )
+    p.set_defaults(func=run_tofu)
+
+
+def resolve_model_path(model: str, data: str) -> str:
+    """A model argument as a loadable path: an existing folder, a world model name, or (else) a Hub id.
+
+    A mini-TOFU world's `world.json` lists its models (`"models": {"target": "models/target", ...}`); `--model
+    target --data WORLD` then means `WORLD/models/target`.
+    """
+    from ..data.tofu import WORLD_MANIFEST
+
+    if os.path.isdir(model):
+        return model
+    manifest = Path(data) / WORLD_MANIFEST
+    if manifest.is_file():
+        models = json.loads(manifest.read_text(encoding="utf-8")).get("models", {})
+        if model in models:
+            entry = models[model]
+            rel = entry.get("path") if isinstance(entry, dict) else entry
+            return str(Path(data) / rel)
+        if not os.path.isabs(model) and "/" not in model:
+            raise ValueError(
+                f"{model!r} is neither a folder nor a model of the world {data} (it has {sorted(models)})."
+            )
+    return model
+
+
+def _load(model_arg: str, args: argparse.Namespace) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(model_arg, args.data)
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(f"the tokenizer of {path} has neither a pad token nor an EOS token to pad with.")
+        # Safe: padding is masked out of every score; this is what TOFU and open-unlearning do.
+        tokenizer.pad_token = tokenizer.eos_token
+        print(f"note: {path} has no pad token; padding with its EOS token {tokenizer.eos_token!r}.", file=sys.stderr)  # noqa: T201
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    return model, tokenizer
+
+
+def _evaluate(model_arg: str, args: argparse.Namespace, retain_results: Any) -> dict[str, Any]:
+    from .tofu import evaluate_tofu
+
+    model, tokenizer = _load(model_arg, args)
+    results = evaluate_tofu(
+        model,
+        tokenizer,
+        data=args.data,
+        forget_split=args.forget_split,
+        retain_results=retain_results,
+        template=args.template,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        retain_eval_split=args.retain_eval_split,
+        max_items=args.max_items,
+        progress=not args.no_progress,
+    )
+    results["model"] = model_arg
+    return results
+
+
+def run_tofu(args: argparse.Namespace) -> int:
+    """Runs `hf-unlearn eval tofu`."""
+    from .report import load_json, save_json, tofu_table
+
+    if args.no_progress:
+        import datasets
+        import transformers
+
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
+    output = Path(args.output_file)
+    if output.suffix != ".json":
+        raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {output}.")
+    rows: dict[str, Any] = {}
+    retain_results: Any = None
+    if args.retain_results is not None:
+        retain_results = load_json(args.retain_results)
+    elif args.retain_model is not None:
+        retain_out = Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
+        if retain_out.resolve() == output.resolve():
+            raise ValueError("--retain_output_file must differ from --output_file.")
+        retain_results = _evaluate(args.retain_model, args, retain_results=None)
+        # The retain model against itself: forget quality 1 by construction.
+        retain_results = _with_self_forget_quality(retain_results)
+        save_json(retain_results, retain_out)
+        print(f"wrote {retain_out} ({retain_results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
+        rows[f"{args.retain_model} (retain)"] = retain_results
+    results = _evaluate(args.model, args, retain_results=retain_results)
+    if args.retain_results is not None:
+        results["retain_results"] = os.fspath(args.retain_results)
+    elif args.retain_model is not None:
+        results["retain_model"] = args.retain_model
+    save_json(results, output)
+    print(f"wrote {output} ({results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
+    rows[args.model] = results
+    table = tofu_table(rows)
+    output.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+    print(table)  # noqa: T201
+    return 0
+
+
+def _with_self_forget_quality(results: dict[str, Any]) -> dict[str, Any]:
+    from .tofu import forget_quality
+
+    tr = results["per_item"]["forget"]["truth_ratio"]
+    fq = forget_quality(tr, tr)
+    results["summary"]["forget_quality"] = fq["forget_quality"]
+    results["summary"]["forget_quality_ks_statistic"] = fq["ks_statistic"]
+    return results

@@ -1,0 +1,643 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""TOFU metrics (Maini et al., 2024, https://huggingface.co/papers/2401.06121), as defined by TOFU's
+`aggregate_eval_stat.py` and open-unlearning.
+
+Four evaluation sets, each a TOFU `*_perturbed` config: the forget set (`forget10_perturbed`, ...), the retain set
+(`retain_perturbed`), `real_authors_perturbed` and `world_facts_perturbed`. Per item the model is scored on the true
+answer, the paraphrased answer and the perturbed (wrong-fact) answers, and generates an answer greedily. All
+probabilities are *length-normalised*: `NLL` below is the mean token negative log-likelihood of the answer tokens
+(end-of-sequence included) given the question.
+
+- **Probability**: `exp(-NLL(answer))` on forget/retain; on real_authors/world_facts the normalised choice
+  probability `p_true / (p_true + sum_j p_pert_j)` (TOFU's "probability with options").
+- **ROUGE-L recall** of the greedy generation against the true answer (`rouge_score`, stemmer on).
+- **Truth ratio** per item, in the TOFU *paper's* orientation, used everywhere in hf_unlearn:
+  `R = exp(NLL(paraphrased) - mean_j NLL(perturbed_j))`, the geometric mean of the perturbed answers' probabilities
+  over the paraphrased answer's. **R < 1 means the model prefers the true fact.** (TOFU's code stores 1/R.)
+  real_authors/world_facts have no paraphrase: the true answer stands in for it.
+  Reported aggregate: on the forget set `mean(min(R, 1/R))` ("closer to 1 is better"), on the other sets
+  `mean(max(0, 1 - R))` ("true is better").
+- **Forget quality**: the p-value of a two-sided Kolmogorov-Smirnov test (`scipy.stats.ks_2samp`) between the
+  per-item forget truth ratios of the evaluated model and those of a retain model (never trained on the forget set);
+  the KS statistic `D` is reported beside it. High (→ 1) means indistinguishable from the retain model.
+- **Model utility**: the harmonic mean of the nine numbers {probability, ROUGE-L recall, truth-ratio aggregate} x
+  {retain, real_authors, world_facts} (`scipy.stats.hmean`; any zero makes it zero).
+
+The pure functions below take per-item numbers (arrays, lists or tensors); [`evaluate_tofu`] runs a model over the
+data with batched scoring and generation and calls them.
+
+Example:
+    >>> from hf_unlearn.eval.tofu import truth_ratio, truth_ratio_aggregate
+    >>> r = truth_ratio([1.0, 2.0], [[2.0, 2.0], [1.0, 1.0]])  # item 0 prefers the truth, item 1 the perturbations
+    >>> r.round(4).tolist()
+    [0.3679, 2.7183]
+    >>> round(truth_ratio_aggregate(r, "forget"), 4), round(truth_ratio_aggregate(r, "retain"), 4)
+    (0.3679, 0.3161)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+logger = logging.getLogger(__name__)
+
+#: The evaluation sets, in report order. "forget" is the forget set; the other three enter model utility.
+EVAL_SETS = ("forget", "retain", "real_authors", "world_facts")
+UTILITY_SETS = ("retain", "real_authors", "world_facts")
+#: Sets without a paraphrase, scored with "probability with options" and the true answer in the truth ratio.
+OPTION_SETS = ("real_authors", "world_facts")
+TRUTH_RATIO_DEFINITION = (
+    "R = exp(NLL(paraphrased_answer) - mean_j NLL(perturbed_answer_j)), NLL = mean token NLL of the answer "
+    "(TOFU paper orientation: R < 1 means the model prefers the true answer; TOFU's code stores 1/R). "
+    "real_authors/world_facts use the true answer in place of the paraphrase."
+)
+
+ArrayLike = Any  # numpy array, torch tensor or (nested) sequence of floats
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pure maths on per-item numbers
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _vector(x: ArrayLike, name: str) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one number per item (1-D), got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: there are no items to score.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values (item(s) {np.flatnonzero(~np.isfinite(arr))[:5]}).")
+    return arr
+
+
+def _rows(x: ArrayLike, n: int, name: str) -> list[np.ndarray]:
+    """One 1-D array per item; rows may have different lengths (a ragged list of perturbed answers)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    rows = [np.asarray(r.detach().cpu().numpy() if hasattr(r, "detach") else r, dtype=np.float64) for r in x]
+    if len(rows) != n:
+        raise ValueError(f"{name} has {len(rows)} rows but there are {n} items.")
+    for i, r in enumerate(rows):
+        if r.ndim != 1 or r.size == 0:
+            raise ValueError(f"{name}[{i}] must be a non-empty list of numbers (one per perturbed answer).")
+        if not np.all(np.isfinite(r)):
+            raise ValueError(f"{name}[{i}] contains NaN or infinite values.")
+    return rows
+
+
+def answer_probability(nll: ArrayLike) -> np.ndarray:
+    """Per-item answer probability `exp(-NLL)`, with `NLL` the mean token NLL of the answer.
+
+    Args:
+        nll (`ArrayLike` of shape `(n,)`): Mean token NLL of each answer.
+
+    Returns:
+        `np.ndarray`: The probabilities.
+
+    Example:
+        >>> answer_probability([0.0, math.log(2)]).tolist()
+        [1.0, 0.5]
+    """
+    return np.exp(-_vector(nll, "nll"))
+
+
+def probability_with_options(nll_true: ArrayLike, nll_perturbed: ArrayLike) -> np.ndarray:
+    """Per-item `p_true / (p_true + sum_j p_pert_j)` with length-normalised `p = exp(-NLL)` (TOFU's probability on
+    real_authors/world_facts), computed stably in log space.
+
+    Args:
+        nll_true (`ArrayLike` of shape `(n,)`): Mean token NLL of the true answer.
+        nll_perturbed (`ArrayLike` of shape `(n, k)`, or a ragged list of lists): Mean token NLL of each perturbed
+            answer.
+
+    Returns:
+        `np.ndarray`: The probabilities, in `(0, 1)`.
+
+    Example:
+        >>> probability_with_options([math.log(2)], [[math.log(4), math.log(4)]]).round(4).tolist()  # .5/(.5+.25+.25)
+        [0.5]
+    """
+    true = _vector(nll_true, "nll_true")
+    rows = _rows(nll_perturbed, len(true), "nll_perturbed")
+    out = np.empty(len(true))
+    for i, (t, r) in enumerate(zip(true, rows)):
+        logits = -np.concatenate(([t], r))
+        logits -= logits.max()
+        out[i] = math.exp(logits[0]) / np.exp(logits).sum()
+    return out
+
+
+def truth_ratio(nll_paraphrased: ArrayLike, nll_perturbed: ArrayLike) -> np.ndarray:
+    """Per-item truth ratio `R = exp(NLL_para - mean_j NLL_pert_j)` (TOFU paper orientation; R < 1 = prefers truth).
+
+    `R` is the geometric mean of the perturbed answers' length-normalised probabilities divided by the paraphrased
+    answer's. For real_authors/world_facts pass the true answer's NLL as `nll_paraphrased`.
+
+    Args:
+        nll_paraphrased (`ArrayLike` of shape `(n,)`): Mean token NLL of the paraphrased answer.
+        nll_perturbed (`ArrayLike` of shape `(n, k)`, or a ragged list of lists): Mean token NLL of each perturbed
+            answer.
+
+    Returns:
+        `np.ndarray`: The truth ratios, positive.
+
+    Example:
+        >>> truth_ratio([1.0], [[1.0, 3.0]]).round(4).tolist()  # exp(1 - 2)
+        [0.3679]
+    """
+    para = _vector(nll_paraphrased, "nll_paraphrased")
+    rows = _rows(nll_perturbed, len(para), "nll_perturbed")
+    return np.exp(para - np.array([r.mean() for r in rows]))
+
+
+def truth_ratio_aggregate(truth_ratios: ArrayLike, eval_set: str) -> float:
+    """The reported truth-ratio number of an evaluation set.
+
+    Args:
+        truth_ratios (`ArrayLike` of shape `(n,)`): Per-item `R` from [`truth_ratio`] (paper orientation).
+        eval_set (`str`): `"forget"` gives `mean(min(R, 1/R))` (closer to 1 is better); `"retain"`,
+            `"real_authors"` and `"world_facts"` give `mean(max(0, 1 - R))` (true is better).
+
+    Returns:
+        `float`: The aggregate, in `[0, 1]`.
+
+    Example:
+        >>> truth_ratio_aggregate([0.5, 2.0], "forget"), truth_ratio_aggregate([0.5, 2.0], "world_facts")
+        (0.5, 0.25)
+    """
+    r = _vector(truth_ratios, "truth_ratios")
+    if np.any(r <= 0):
+        raise ValueError("truth ratios must be positive; got a value <= 0 (are these log-ratios?).")
+    if eval_set == "forget":
+        return float(np.mean(np.minimum(r, 1.0 / r)))
+    if eval_set in UTILITY_SETS:
+        return float(np.mean(np.maximum(0.0, 1.0 - r)))
+    raise ValueError(f"eval_set must be one of {EVAL_SETS}, got {eval_set!r}.")
+
+
+def forget_quality(truth_ratios: ArrayLike, retain_truth_ratios: ArrayLike) -> dict[str, float]:
+    """TOFU forget quality: the two-sided KS test between a model's and a retain model's per-item forget truth ratios.
+
+    The result does not depend on the truth-ratio orientation as long as both sides use the same one.
+
+    Args:
+        truth_ratios (`ArrayLike` of shape `(n,)`): The evaluated model's per-item forget truth ratios.
+        retain_truth_ratios (`ArrayLike` of shape `(m,)`): The retain model's, on the same forget set.
+
+    Returns:
+        `dict`: `forget_quality` (the KS p-value) and `ks_statistic` (the KS distance `D`).
+
+    Example:
+        >>> forget_quality([0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
+        {'forget_quality': 1.0, 'ks_statistic': 0.0}
+    """
+    from scipy.stats import ks_2samp
+
+    test = ks_2samp(
+        _vector(truth_ratios, "truth_ratios"), _vector(retain_truth_ratios, "retain_truth_ratios"), method="auto"
+    )
+    return {"forget_quality": float(test.pvalue), "ks_statistic": float(test.statistic)}
+
+
+def model_utility(values: Mapping[str, float] | Sequence[float]) -> float:
+    """Harmonic mean of the utility numbers (TOFU: the nine {probability, ROUGE-L, truth ratio} x {retain,
+    real_authors, world_facts}); any zero gives zero.
+
+    Args:
+        values (`Mapping[str, float]` or `Sequence[float]`): The numbers, each in `[0, 1]`.
+
+    Returns:
+        `float`: The harmonic mean.
+
+    Example:
+        >>> model_utility([0.5, 1.0]), model_utility({"a": 0.0, "b": 1.0})
+        (0.6666666666666666, 0.0)
+    """
+    from scipy.stats import hmean
+
+    nums = _vector(list(values.values()) if isinstance(values, Mapping) else list(values), "utility values")
+    if np.any(nums < 0):
+        raise ValueError(f"utility values must be non-negative, got {nums.tolist()}.")
+    if np.any(nums == 0):
+        return 0.0
+    return float(hmean(nums))
+
+
+_SCORER = None
+
+
+def rouge_l_recall(predictions: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Per-item ROUGE-L recall of `predictions` against `references` (`rouge_score`, Porter stemmer on), as TOFU.
+
+    Args:
+        predictions (`Sequence[str]`): Generated answers.
+        references (`Sequence[str]`): True answers.
+
+    Returns:
+        `np.ndarray`: Recall values in `[0, 1]`.
+
+    Example:
+        >>> rouge_l_recall(["she wrote two novels", "nothing"], ["She wrote three novels.", "Paris"]).tolist()
+        [0.75, 0.0]
+    """
+    global _SCORER
+    if len(predictions) != len(references):
+        raise ValueError(f"got {len(predictions)} predictions but {len(references)} references.")
+    if _SCORER is None:
+        from rouge_score import rouge_scorer
+
+        _SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return np.array([_SCORER.score(ref, pred)["rougeL"].recall for pred, ref in zip(predictions, references)])
+
+
+def tofu_set_metrics(
+    eval_set: str,
+    nll_answer: ArrayLike,
+    nll_perturbed: ArrayLike,
+    nll_paraphrased: ArrayLike | None = None,
+    generations: Sequence[str] | None = None,
+    references: Sequence[str] | None = None,
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """All TOFU numbers of one evaluation set from per-item NLLs and generations (no model involved).
+
+    This is the single implementation behind [`evaluate_tofu`], the `hf-unlearn eval tofu` command and the
+    `evaluate` module in `hf_unlearn/eval/metrics/tofu`.
+
+    Args:
+        eval_set (`str`): One of `"forget"`, `"retain"`, `"real_authors"`, `"world_facts"`.
+        nll_answer (`ArrayLike` of shape `(n,)`): Mean token NLL of the true answers.
+        nll_perturbed (`ArrayLike` of shape `(n, k)` or ragged): Mean token NLL of the perturbed answers.
+        nll_paraphrased (`ArrayLike` of shape `(n,)`, *optional*): Mean token NLL of the paraphrased answers; required
+            for forget/retain, ignored for real_authors/world_facts (the true answer is used).
+        generations (`Sequence[str]`, *optional*): Greedy generations; with `references`, gives ROUGE-L recall.
+        references (`Sequence[str]`, *optional*): The true answers.
+
+    Returns:
+        `tuple[dict, dict]`: The aggregates (`num_items`, `probability`, `truth_ratio`, `truth_ratio_mean_raw`, and
+        `rouge_l_recall` and, for utility sets, `utility` when generations are given) and the per-item lists
+        (`probability`, `truth_ratio`, and `rouge_l_recall` when generations are given).
+
+    Example:
+        >>> agg, items = tofu_set_metrics("world_facts", [0.1, 0.2], [[2.0, 2.5], [3.0, 1.0]], generations=["Paris",
+        ...     "Rome"], references=["Paris", "Madrid"])
+        >>> round(agg["rouge_l_recall"], 2), round(agg["utility"], 3)
+        (0.5, 0.663)
+    """
+    if eval_set not in EVAL_SETS:
+        raise ValueError(f"eval_set must be one of {EVAL_SETS}, got {eval_set!r}.")
+    nll_answer = _vector(nll_answer, "nll_answer")
+    if eval_set in OPTION_SETS:
+        prob = probability_with_options(nll_answer, nll_perturbed)
+        tr = truth_ratio(nll_answer, nll_perturbed)
+    else:
+        if nll_paraphrased is None:
+            raise ValueError(f"the {eval_set} set needs nll_paraphrased (the paraphrased answers' NLL).")
+        prob = answer_probability(nll_answer)
+        tr = truth_ratio(nll_paraphrased, nll_perturbed)
+    aggregates: dict[str, Any] = {
+        "num_items": len(nll_answer),
+        "probability": float(prob.mean()),
+        "truth_ratio": truth_ratio_aggregate(tr, eval_set),
+        "truth_ratio_mean_raw": float(tr.mean()),
+    }
+    per_item: dict[str, list[Any]] = {"probability": prob.tolist(), "truth_ratio": tr.tolist()}
+    if generations is not None:
+        if references is None:
+            raise ValueError("references (the true answers) are needed to score generations.")
+        if len(generations) != len(nll_answer):
+            raise ValueError(f"got {len(generations)} generations for {len(nll_answer)} items.")
+        rouge = rouge_l_recall(generations, references)
+        aggregates["rouge_l_recall"] = float(rouge.mean())
+        per_item["rouge_l_recall"] = rouge.tolist()
+        if eval_set in UTILITY_SETS:
+            aggregates["utility"] = model_utility(
+                [aggregates["probability"], aggregates["rouge_l_recall"], aggregates["truth_ratio"]]
+            )
+    return aggregates, per_item
+
+
+def _utility_terms(sets: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    terms = {}
+    for name in UTILITY_SETS:
+        if name in sets:
+            for key in ("probability", "rouge_l_recall", "truth_ratio"):
+                if key in sets[name]:
+                    terms[f"{name}_{key}"] = sets[name][key]
+    return terms
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Running a model
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _split_name(eval_set: str, forget_split: str, retain_eval_split: str) -> str:
+    from ..data.tofu import eval_split_for
+
+    return {
+        "forget": eval_split_for(forget_split),
+        "retain": retain_eval_split,
+        "real_authors": "real_authors_perturbed",
+        "world_facts": "world_facts_perturbed",
+    }[eval_set]
+
+
+def _load_set(data: Any, split: str, columns: tuple[str, ...]) -> Dataset:
+    from ..data.tofu import load_tofu, validate_qa_dataset
+
+    if isinstance(data, Mapping):
+        if split not in data:
+            raise ValueError(f"the data has no split named {split!r}; it has {sorted(data)}.")
+        ds = data[split]
+        if isinstance(ds, list):
+            from datasets import Dataset
+
+            ds = Dataset.from_list(ds) if ds else Dataset.from_dict({c: [] for c in columns})
+        return validate_qa_dataset(ds, columns, name=f"split {split!r}")
+    return load_tofu(data, split, required_columns=columns)
+
+
+def _context_length(model: Any, tokenizer: Any) -> int | None:
+    from ..data.templates import model_max_length
+
+    ctx = model_max_length(model)
+    tok_ctx = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_ctx, int) and 0 < tok_ctx < 10**7:
+        ctx = tok_ctx if ctx is None else min(ctx, tok_ctx)
+    return ctx
+
+
+def _perturbed_list(value: Any, row: int, split: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence) or len(value) == 0:
+        raise ValueError(f"{split} row {row}: perturbed_answer must be a non-empty list of strings, got {value!r}.")
+    return list(value)
+
+
+def _tokenize_set(
+    rows: list[dict[str, Any]], eval_set: str, split: str, tokenizer: Any, template: Any, ctx: int | None
+) -> tuple[list[dict[str, list[int]]], list[int], list[int], list[list[int]]]:
+    """Tokenises every sequence of a set into one flat list, and says where each item's sequences are."""
+    from ..data.templates import tokenize_qa
+
+    features: list[dict[str, list[int]]] = []
+    ans_idx: list[int] = []
+    para_idx: list[int] = []
+    pert_idx: list[list[int]] = []
+
+    def add(question: str, answer: str, row: int, what: str) -> int:
+        try:
+            features.append(tokenize_qa(tokenizer, question, answer, template, max_length=ctx))
+        except ValueError as err:
+            raise ValueError(f"{split} row {row} ({what}): {err}") from err
+        return len(features) - 1
+
+    for i, r in enumerate(rows):
+        q = r["question"]
+        ans_idx.append(add(q, r["answer"], i, "answer"))
+        if eval_set in OPTION_SETS:
+            para_idx.append(ans_idx[-1])
+        else:
+            para_idx.append(add(q, r["paraphrased_answer"], i, "paraphrased_answer"))
+        pert_idx.append([add(q, p, i, "perturbed_answer") for p in _perturbed_list(r["perturbed_answer"], i, split)])
+    return features, ans_idx, para_idx, pert_idx
+
+
+def retain_truth_ratios(retain_results: Any, forget_split: str | None = None) -> np.ndarray:
+    """The retain model's per-item forget truth ratios, from what a user can pass as `retain_results`.
+
+    Args:
+        retain_results (`dict`, `str`, `os.PathLike` or `Sequence[float]`): Results of [`evaluate_tofu`] on a retain
+            model (the dict, or the path of its JSON), or the per-item truth ratios themselves (paper orientation,
+            see [`truth_ratio`]).
+        forget_split (`str`, *optional*): If given, a results dict made on another forget split is refused.
+
+    Returns:
+        `np.ndarray`: The truth ratios.
+    """
+    source = "retain_results"
+    if isinstance(retain_results, (str, os.PathLike)):
+        source = os.fspath(retain_results)
+        if not os.path.isfile(source):
+            raise ValueError(f"retain_results file {source!r} does not exist.")
+        with open(source, encoding="utf-8") as f:
+            retain_results = json.load(f)
+    if isinstance(retain_results, Mapping):
+        try:
+            values = retain_results["per_item"]["forget"]["truth_ratio"]
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                f"{source} has no per_item.forget.truth_ratio; pass the JSON written by `hf-unlearn eval tofu` "
+                "(or `evaluate_tofu`) for the retain model, or a plain list of its per-item forget truth ratios."
+            ) from err
+        stored_split = retain_results.get("forget_split")
+        if forget_split is not None and stored_split is not None and stored_split != forget_split:
+            raise ValueError(
+                f"{source} holds retain results for {stored_split!r}, but this evaluation is on {forget_split!r}; "
+                "evaluate the retain model on the same forget split."
+            )
+        return _vector(values, f"{source} truth ratios")
+    return _vector(retain_results, "retain_results")
+
+
+def evaluate_tofu(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    data: str | os.PathLike | Mapping[str, Any] = "locuslab/TOFU",
+    forget_split: str = "forget10",
+    retain_results: Any = None,
+    template: str = "auto",
+    batch_size: int = 16,
+    max_new_tokens: int = 200,
+    retain_eval_split: str = "retain_perturbed",
+    eval_sets: Sequence[str] = EVAL_SETS,
+    max_items: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluates a causal LM on TOFU: every metric of the benchmark, aggregated and per item.
+
+    Scoring is batched over all sequences of a set at once (true, paraphrased and perturbed answers flattened into
+    one length-sorted list) and greedy generation is batched with left padding.
+
+    Args:
+        model (`PreTrainedModel`): The causal LM to evaluate (its train/eval mode is restored afterwards).
+        tokenizer (`PreTrainedTokenizerBase`): Its tokenizer; it needs a pad token.
+        data (`str`, `os.PathLike` or `Mapping`, *optional*, defaults to `"locuslab/TOFU"`): A Hub dataset id, a
+            mini-TOFU world folder (`hf-unlearn build-world tofu`) or world object, or a mapping from split name to a
+            `Dataset` or a list of rows.
+        forget_split (`str`, *optional*, defaults to `"forget10"`): `forget01`, `forget05` or `forget10`; its
+            `*_perturbed` config is the forget evaluation set.
+        retain_results (`dict`, `str` or `Sequence[float]`, *optional*): A retain model's results (the dict returned
+            by this function, or its JSON path) or its per-item forget truth ratios; gives forget quality.
+        template (`str`, *optional*, defaults to `"auto"`): The QA template (`"auto"`, `"chat"`, `"llama2"`,
+            `"phi"`), see [`~hf_unlearn.data.get_template`].
+        batch_size (`int`, *optional*, defaults to `16`): Sequences per forward pass / prompts per `generate` call.
+        max_new_tokens (`int`, *optional*, defaults to `200`): Greedy generation length (open-unlearning's value);
+            capped so that prompt plus generation fits the model's context.
+        retain_eval_split (`str`, *optional*, defaults to `"retain_perturbed"`): The retain evaluation set.
+        eval_sets (`Sequence[str]`, *optional*): Which of `forget`, `retain`, `real_authors`, `world_facts` to run;
+            model utility needs the last three.
+        max_items (`int`, *optional*): Use only the first `max_items` items of each set (quick checks).
+        progress (`bool`, *optional*, defaults to `True`): Show progress bars.
+
+    Returns:
+        `dict`: `summary` (flat numbers: `forget_quality`, `forget_quality_ks_statistic`, `model_utility`, and
+        `<set>_<metric>` for each set), `sets` (aggregates per set), `per_item` (per set: `probability`,
+        `truth_ratio`, `rouge_l_recall`, `generation`, and the NLLs), the settings, and `eval_seconds`. Pass it (or
+        its JSON) as `retain_results` when evaluating other models against this one.
+
+    Example:
+        >>> from hf_unlearn.eval import evaluate_tofu
+        >>> results = evaluate_tofu(model, tokenizer, "path/to/world", retain_results="retain90.json")  # doctest: +SKIP
+        >>> results["summary"]["forget_quality"], results["summary"]["model_utility"]  # doctest: +SKIP
+    """
+    from ..data.collate import require_pad_token
+    from ..data.templates import get_template, tokenize_prompt
+    from ..data.tofu import FORGET_SPLITS, PERTURBED_COLUMNS, QA_COLUMNS
+    from .scoring import generate_greedy, score_sequences
+
+    if forget_split not in FORGET_SPLITS:
+        raise ValueError(f"forget_split must be one of {FORGET_SPLITS}, got {forget_split!r}.")
+    if not isinstance(data, (str, os.PathLike, Mapping)) and hasattr(data, "path"):
+        data = data.path  # a built world object (`hf_unlearn.synthetic.TofuWorld`)
+    unknown = [s for s in eval_sets if s not in EVAL_SETS]
+    if unknown or not eval_sets:
+        raise ValueError(f"eval_sets must be a non-empty subset of {EVAL_SETS}, got {list(eval_sets)}.")
+    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}.")
+    pad_id = require_pad_token(tokenizer)
+    tpl = get_template(template, tokenizer)
+    ctx = _context_length(model, tokenizer)
+    retain_tr = None
+    if retain_results is not None:
+        if "forget" not in eval_sets:
+            raise ValueError("retain_results gives forget quality, which needs the 'forget' eval set.")
+        retain_tr = retain_truth_ratios(retain_results, forget_split)
+
+    start = time.perf_counter()
+    was_training = model.training
+    model.eval()
+    sets: dict[str, dict[str, Any]] = {}
+    per_item: dict[str, dict[str, Any]] = {}
+    try:
+        for eval_set in [s for s in EVAL_SETS if s in eval_sets]:
+            split = _split_name(eval_set, forget_split, retain_eval_split)
+            ds = _load_set(data, split, QA_COLUMNS + PERTURBED_COLUMNS[eval_set])
+            if max_items is not None:
+                ds = ds.select(range(min(max_items, len(ds))))
+            rows = ds.to_list()
+            features, ans_idx, para_idx, pert_idx = _tokenize_set(rows, eval_set, split, tokenizer, tpl, ctx)
+            nll = score_sequences(
+                model, features, pad_id, batch_size=batch_size, progress=progress, desc=f"scoring {split}"
+            ).nll.numpy()
+            nll_ans = nll[ans_idx]
+            nll_para = nll[para_idx]
+            nll_pert = [nll[idx].tolist() for idx in pert_idx]
+
+            prompts = [tokenize_prompt(tokenizer, r["question"], tpl) for r in rows]
+            new_tokens = max_new_tokens
+            if ctx is not None:
+                longest = max(len(p) for p in prompts)
+                if longest >= ctx:
+                    raise ValueError(
+                        f"{split}: a prompt is {longest} tokens, not shorter than the model's context ({ctx})."
+                    )
+                if longest + new_tokens > ctx:
+                    new_tokens = ctx - longest
+                    logger.warning(
+                        "max_new_tokens=%d does not fit the model's context (%d) after a %d-token prompt; using %d.",
+                        max_new_tokens,
+                        ctx,
+                        longest,
+                        new_tokens,
+                    )
+            generations = generate_greedy(
+                model,
+                tokenizer,
+                prompts,
+                max_new_tokens=new_tokens,
+                batch_size=batch_size,
+                progress=progress,
+                desc=f"generating {split}",
+            )
+            references = [r["answer"] for r in rows]
+            aggregates, items = tofu_set_metrics(
+                eval_set,
+                nll_ans,
+                nll_pert,
+                nll_paraphrased=None if eval_set in OPTION_SETS else nll_para,
+                generations=generations,
+                references=references,
+            )
+            sets[eval_set] = {"split": split, **aggregates}
+            items.update(
+                {
+                    "question": [r["question"] for r in rows],
+                    "answer": references,
+                    "generation": generations,
+                    "nll_answer": nll_ans.tolist(),
+                    "nll_perturbed": nll_pert,
+                }
+            )
+            if eval_set not in OPTION_SETS:
+                items["nll_paraphrased"] = nll_para.tolist()
+            per_item[eval_set] = items
+    finally:
+        model.train(was_training)
+
+    summary: dict[str, Any] = {}
+    if retain_tr is not None:
+        if len(retain_tr) != len(per_item["forget"]["truth_ratio"]):
+            logger.warning(
+                "the retain results hold %d forget truth ratios but %d items were evaluated here (different "
+                "max_items or data?); forget quality compares the two samples as they are.",
+                len(retain_tr),
+                len(per_item["forget"]["truth_ratio"]),
+            )
+        fq = forget_quality(per_item["forget"]["truth_ratio"], retain_tr)
+        summary["forget_quality"] = fq["forget_quality"]
+        summary["forget_quality_ks_statistic"] = fq["ks_statistic"]
+    else:
+        summary["forget_quality"] = None
+        summary["forget_quality_ks_statistic"] = None
+    terms = _utility_terms(sets)
+    summary["model_utility"] = model_utility(terms) if all(s in sets for s in UTILITY_SETS) else None
+    for name, agg in sets.items():
+        for key in ("probability", "rouge_l_recall", "truth_ratio", "utility"):
+            if key in agg:
+                summary[f"{name}_{key}"] = agg[key]
+    return {
+        "benchmark": "tofu",
+        "model": getattr(model, "name_or_path", None) or None,
+        "data": data
+        if isinstance(data, str)
+        else (os.fspath(data) if isinstance(data, os.PathLike) else "<in-memory>"),
+        "forget_split": forget_split,
+        "template": tpl.name,
+        "max_new_tokens": max_new_tokens,
+        "batch_size": batch_size,
+        "max_items": max_items,
+        "truth_ratio_definition": TRUTH_RATIO_DEFINITION,
+        "summary": summary,
+        "model_utility_terms": terms,
+        "sets": sets,
+        "per_item": per_item,
+        "eval_seconds": time.perf_counter() - start,
+    }

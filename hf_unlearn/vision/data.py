@@ -1,0 +1,177 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""Image-classification data for unlearning benchmarks: scikit-learn digits (bundled, real) and CIFAR-10.
+
+Everything is held in memory as tensors (digits is 1,797 8x8 images), so the unlearning loops index batches directly.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+__all__ = ["ClassificationData", "ForgetSplit", "load_cifar10", "load_digits_data", "make_forget_split"]
+
+
+@dataclass
+class ClassificationData:
+    """Train/test tensors of an image-classification dataset.
+
+    Args:
+        x_train (`torch.Tensor`): Training images, `(N, C, H, W)` float.
+        y_train (`torch.Tensor`): Training labels, `(N,)` long.
+        x_test (`torch.Tensor`): Test images.
+        y_test (`torch.Tensor`): Test labels.
+        num_classes (`int`): Number of classes.
+        name (`str`): Dataset name.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    name: str
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+
+@dataclass
+class ForgetSplit:
+    """Which training examples to forget, and the test examples the unlearned model is scored on.
+
+    Args:
+        forget (`torch.Tensor`): Boolean mask over the training set, `True` = forget.
+        test (`torch.Tensor`): Boolean mask over the test set used for TA and the MIA shadow non-members (class-wise
+            forgetting removes the forgotten class, as the SalUn code does).
+        mode (`str`): `"random"` or `"class"`.
+    """
+
+    forget: torch.Tensor
+    test: torch.Tensor
+    mode: str
+
+    @property
+    def retain(self) -> torch.Tensor:
+        return ~self.forget
+
+
+def load_digits_data(seed: int = 0, test_fraction: float = 0.2, train_fraction: float = 1.0) -> ClassificationData:
+    """Loads scikit-learn's bundled 8x8 digits (1,797 real images, 10 classes; no download).
+
+    Args:
+        seed (`int`, *optional*, defaults to `0`): Seed of the stratified train/test split.
+        test_fraction (`float`, *optional*, defaults to `0.2`): Fraction of the images held out for testing.
+        train_fraction (`float`, *optional*, defaults to `1.0`):
+            Fraction of the remaining images used for training (stratified). Smaller values widen the gap between
+            training and test confidence, which makes random forgetting measurable (see the SalUn reference notes).
+
+    Returns:
+        [`ClassificationData`]: Images scaled to [0, 1], shape `(N, 1, 8, 8)`.
+
+    Example:
+        >>> data = load_digits_data(seed=0)
+        >>> data.x_train.shape, data.x_test.shape, data.num_classes
+        (torch.Size([1437, 1, 8, 8]), torch.Size([360, 1, 8, 8]), 10)
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"`test_fraction` must be in (0, 1), got {test_fraction}.")
+    if not 0.0 < train_fraction <= 1.0:
+        raise ValueError(f"`train_fraction` must be in (0, 1], got {train_fraction}.")
+    digits = load_digits()
+    x = digits.images.astype(np.float32) / 16.0
+    y = digits.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    if train_fraction < 1.0:
+        x_tr, _, y_tr, _ = train_test_split(x_tr, y_tr, train_size=train_fraction, stratify=y_tr, random_state=seed)
+    return ClassificationData(
+        x_train=torch.from_numpy(x_tr).unsqueeze(1),
+        y_train=torch.from_numpy(y_tr),
+        x_test=torch.from_numpy(x_te).unsqueeze(1),
+        y_test=torch.from_numpy(y_te),
+        num_classes=10,
+        name="digits",
+    )
+
+
+def load_cifar10(root: str, download: bool = False) -> ClassificationData:
+    """Loads CIFAR-10 through torchvision (needs `torchvision` and the data under `root`, or `download=True`).
+
+    Images are scaled to [0, 1] and normalised with the usual CIFAR-10 channel statistics. The SalUn paper trains a
+    ResNet-18; the [`SmallCNN`] here is a CPU-sized stand-in.
+
+    Args:
+        root (`str`): Folder holding (or receiving) the `cifar-10-batches-py` data.
+        download (`bool`, *optional*, defaults to `False`): Let torchvision download the data.
+
+    Returns:
+        [`ClassificationData`]: 50,000 training and 10,000 test images, shape `(N, 3, 32, 32)`.
+    """
+    try:
+        from torchvision.datasets import CIFAR10
+    except Exception as err:  # ImportError, or torchvision built for another torch
+        raise ImportError(
+            "CIFAR-10 needs a torchvision that matches your torch: `pip install torchvision` (same release line as "
+            f"torch). Import failed with: {err}"
+        ) from err
+    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
+    std = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
+
+    def to_tensors(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        ds = CIFAR10(root=root, train=train, download=download)
+        x = torch.from_numpy(np.asarray(ds.data)).permute(0, 3, 1, 2).float() / 255.0
+        return (x - mean) / std, torch.tensor(ds.targets, dtype=torch.long)
+
+    x_tr, y_tr = to_tensors(True)
+    x_te, y_te = to_tensors(False)
+    return ClassificationData(x_tr, y_tr, x_te, y_te, num_classes=10, name="cifar10")
+
+
+def make_forget_split(
+    data: ClassificationData, mode: str = "random", fraction: float = 0.1, forget_class: int = 0, seed: int = 0
+) -> ForgetSplit:
+    """Chooses the forget set.
+
+    Args:
+        data ([`ClassificationData`]): The dataset.
+        mode (`str`, *optional*, defaults to `"random"`):
+            `"random"`: a uniformly random `fraction` of the training set; `"class"`: every training example of
+            `forget_class` (whose test examples are then left out of TA and the MIA shadow set).
+        fraction (`float`, *optional*, defaults to `0.1`): Forget fraction for random forgetting, in (0, 1).
+        forget_class (`int`, *optional*, defaults to `0`): The class to forget for class-wise forgetting.
+        seed (`int`, *optional*, defaults to `0`): Seed of the random choice.
+
+    Returns:
+        [`ForgetSplit`]: Boolean masks over the training and test sets.
+
+    Example:
+        >>> data = load_digits_data()
+        >>> split = make_forget_split(data, "random", fraction=0.1, seed=0)
+        >>> int(split.forget.sum()), bool(split.test.all())
+        (144, True)
+    """
+    n = len(data.y_train)
+    if mode == "random":
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"`fraction` must be in (0, 1) for random forgetting, got {fraction}.")
+        g = torch.Generator().manual_seed(seed)
+        forget = torch.zeros(n, dtype=torch.bool)
+        forget[torch.randperm(n, generator=g)[: max(1, round(fraction * n))]] = True
+        test = torch.ones(len(data.y_test), dtype=torch.bool)
+    elif mode == "class":
+        if not 0 <= forget_class < data.num_classes:
+            raise ValueError(f"`forget_class` must be in [0, {data.num_classes}), got {forget_class}.")
+        forget = data.y_train == forget_class
+        test = data.y_test != forget_class
+    else:
+        raise ValueError(f"`mode` must be 'random' or 'class', got {mode!r}.")
+    if not forget.any():
+        raise ValueError("The forget set is empty: check `fraction` / `forget_class`.")
+    if forget.all():
+        raise ValueError("The forget set is the whole training set: nothing would be retained.")
+    return ForgetSplit(forget=forget, test=test, mode=mode)

@@ -1,0 +1,368 @@
+"""The diffusion room: ESD/AdvUnlearn maths, the transformers-5 soft-prompt path, attacks, evaluation, transfer."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+
+pytest.importorskip("diffusers")
+
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from hf_unlearn.diffusion import (
+    AdvUnlearn,
+    AdvUnlearnConfig,
+    ConceptEvaluator,
+    DiscretePromptAttack,
+    SoftPromptAttack,
+    SoftPromptTextEncoder,
+    attack_success_rate,
+    check_clip_text_encoder,
+    check_prompts,
+    encode_embeddings,
+    esd_loss,
+    esd_target,
+    image_statistics_distance,
+    insert_adversarial_embeddings,
+    load_diffusion_components,
+    project_to_simplex,
+    retain_loss,
+    set_trainable_layers,
+    shapes_world_evaluator,
+    tokenize_prompts,
+)
+from hf_unlearn.diffusion.losses import soft_attack_loss
+from hf_unlearn.synthetic.shapes import (
+    COLORS,
+    SHAPES,
+    ShapesWorld,
+    build_tokenizer,
+    detect_colors,
+    render_shapes,
+)
+
+
+def tiny_clip(layers=2):
+    torch.manual_seed(0)
+    config = CLIPTextConfig(
+        vocab_size=60,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        max_position_embeddings=10,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+    )
+    return CLIPTextModel(config).eval()
+
+
+# ------------------------------------------------------------------------------------------------ maths
+
+
+def test_esd_target_and_loss_match_the_formula():
+    e_u, e_c, pred = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 0.0]), torch.tensor([0.5, 0.5])
+    assert torch.equal(esd_target(e_u, e_c, 2.0), torch.tensor([1.0 - 2 * 2.0, 2.0 + 2 * 2.0]))
+    target = e_u - 1.0 * (e_c - e_u)  # [-1, 4]
+    assert esd_loss(pred, e_u, e_c, 1.0).item() == pytest.approx(((0.5 + 1) ** 2 + (0.5 - 4) ** 2) / 2)
+    assert torch.equal(target, esd_target(e_u, e_c))
+    assert retain_loss(pred, torch.zeros(2)).item() == pytest.approx(0.25)
+    assert soft_attack_loss(pred, pred).item() == 0.0
+
+
+def test_esd_target_carries_no_gradient():
+    e_c = torch.ones(3, requires_grad=True)
+    assert not esd_target(torch.zeros(3), e_c).requires_grad
+
+
+def test_attack_success_rate_is_pre_or_post():
+    pre = np.array([1, 0, 0, 1, 0], bool)
+    post = np.array([0, 1, 0, 1, 0], bool)
+    assert attack_success_rate(pre, post) == pytest.approx(3 / 5)
+    with pytest.raises(ValueError, match="one shape"):
+        attack_success_rate(pre, post[:2])
+
+
+def test_project_to_simplex():
+    v = torch.randn(4, 7)
+    p = project_to_simplex(v)
+    assert torch.all(p >= 0)
+    assert torch.allclose(p.sum(-1), torch.ones(4), atol=1e-6)
+    simplex_point = torch.tensor([[0.2, 0.3, 0.5]])
+    assert torch.allclose(project_to_simplex(simplex_point), simplex_point)
+
+
+def test_image_statistics_distance_is_zero_on_itself_and_grows_with_a_colour_shift():
+    a = render_shapes(["red"] * 30, SHAPES * 10, seed=0).transpose(0, 2, 3, 1)
+    b = render_shapes(["red"] * 30, SHAPES * 10, seed=1).transpose(0, 2, 3, 1)
+    c = render_shapes(["blue"] * 30, SHAPES * 10, seed=1).transpose(0, 2, 3, 1)
+    assert image_statistics_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert image_statistics_distance(a, c) > 5 * image_statistics_distance(a, b)
+
+
+# ------------------------------------------------------------------------------------------------ text encoder
+
+
+def test_soft_prompt_path_equals_clip_forward_on_transformers_5():
+    te = tiny_clip()
+    assert not hasattr(te, "text_model")  # the flat transformers-5 layout the reference code breaks on
+    ids = torch.tensor([[0, 5, 7, 9, 1, 1, 1, 1, 1, 1], [0, 3, 1, 1, 1, 1, 1, 1, 1, 1]])
+    out = encode_embeddings(te, te.embeddings.token_embedding(ids))
+    assert torch.allclose(out, te(ids).last_hidden_state, atol=1e-6)
+
+
+@pytest.mark.parametrize("attack_type", ["prefix", "suffix"])
+def test_a_real_tokens_embedding_as_soft_token_equals_inserting_the_token(attack_type):
+    te = tiny_clip()
+    ids = torch.tensor([[0, 5, 7, 1, 1, 1, 1, 1, 1, 1]])
+    adv = te.embeddings.token_embedding(torch.tensor([42, 43]))
+    soft = SoftPromptTextEncoder(te)(ids, adv, attack_type)
+    inserted = [0, 42, 43, 5, 7, 1, 1, 1, 1, 1] if attack_type == "prefix" else [0, 5, 7, 42, 43, 1, 1, 1, 1, 1]
+    assert torch.allclose(soft, te(torch.tensor([inserted])).last_hidden_state, atol=1e-6)
+
+
+def test_insert_rejects_unknown_attack_type():
+    with pytest.raises(ValueError, match="attack_type"):
+        insert_adversarial_embeddings(torch.zeros(1, 4, 2), torch.zeros(1, 2), attack_type="mid")
+
+
+@pytest.mark.parametrize(
+    ("method", "layers", "norm"),
+    [
+        ("text_encoder_full", {0, 1}, True),
+        ("text_encoder_layer1", {1}, False),
+        ("text_encoder_layer0-1", {0, 1}, False),
+    ],
+)
+def test_only_the_chosen_layers_receive_gradients(method, layers, norm):
+    te = tiny_clip()
+    names = set_trainable_layers(te, method)
+    ids = torch.tensor([[0, 5, 7, 1, 1, 1, 1, 1, 1, 1]])
+    SoftPromptTextEncoder(te)(ids, torch.randn(1, 8)).pow(2).sum().backward()
+    for name, p in te.named_parameters():
+        trained = (name.startswith("encoder.layers.") and int(name.split(".")[2]) in layers) or (
+            norm and name.startswith("final_layer_norm")
+        )
+        assert (name in names) == trained, name
+        assert (p.grad is not None and p.grad.abs().sum() > 0) == trained, name
+    assert not any(n.startswith("embeddings") for n in names)  # token/position embeddings stay frozen
+
+
+def test_bad_train_method_is_named():
+    with pytest.raises(ValueError, match="text_encoder_layer"):
+        set_trainable_layers(tiny_clip(), "xattn")
+    with pytest.raises(ValueError, match="outside 0..1"):
+        set_trainable_layers(tiny_clip(), "text_encoder_layer3")
+
+
+def test_prompts_that_tokenise_to_nothing_are_refused():
+    tok = build_tokenizer()
+    check_prompts(tok, ["a red circle"], "concept")
+    for bad in ["", "   ", "!!! ???", "<|endoftext|>"]:
+        with pytest.raises(ValueError, match="tokenises to no known token"):
+            check_prompts(tok, [bad], "concept")
+    with pytest.raises(ValueError, match="No concept prompts"):
+        check_prompts(tok, [], "concept")
+
+
+def test_non_clip_text_encoders_are_refused(tmp_path):
+    with pytest.raises(TypeError, match="CLIPTextModel"):
+        check_clip_text_encoder(torch.nn.Linear(2, 2))
+    (tmp_path / "model_index.json").write_text(
+        json.dumps(
+            {
+                "_class_name": "StableDiffusion3Pipeline",
+                "text_encoder": ["transformers", "T5EncoderModel"],
+                "tokenizer": ["transformers", "T5TokenizerFast"],
+                "unet": ["diffusers", "UNet2DConditionModel"],
+                "scheduler": ["diffusers", "DDIMScheduler"],
+            }
+        )
+    )
+    with pytest.raises(TypeError, match="not a CLIPTextModel"):
+        load_diffusion_components(tmp_path)
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "X", "unet": ["diffusers", "UNet"]}))
+    with pytest.raises(ValueError, match="lacks"):
+        load_diffusion_components(tmp_path)
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="attack_method"):
+        AdvUnlearnConfig(["a"], ["b"], attack_method="fgsm")
+    with pytest.raises(ValueError, match="retain_prompts"):
+        AdvUnlearnConfig(["a"], [], retain_loss_weight=1.0)
+    with pytest.raises(ValueError, match="concept_prompts is empty"):
+        AdvUnlearnConfig([], ["b"])
+    with pytest.raises(ValueError, match="num_tokens"):
+        SoftPromptAttack(num_tokens=0)
+
+
+# ------------------------------------------------------------------------------------------------ shapes world
+
+
+def test_world_detector_and_tokenizer():
+    colors = [c for c in COLORS for _ in SHAPES] * 3
+    images = render_shapes(colors, SHAPES * 9, seed=0)
+    assert detect_colors(images) == colors
+    tok = build_tokenizer()
+    assert tok.convert_ids_to_tokens(tok("a crimson triangle").input_ids)[1:4] == [
+        "a</w>",
+        "crimson</w>",
+        "triangle</w>",
+    ]
+    assert ShapesWorld.concept_of("a photo of a scarlet square") == {"color": "red", "shape": "square"}
+
+
+def test_world_is_a_diffusers_pipeline_folder(shapes_world):
+    info = shapes_world.info
+    assert info["detector_accuracy_on_rendered_images"]["color"] == 1.0
+    pipe = shapes_world.load_pipeline()
+    te = CLIPTextModel.from_pretrained(shapes_world.pipeline_path, subfolder="text_encoder")
+    ids = tokenize_prompts(pipe.tokenizer, ["a red circle"])
+    assert torch.equal(te(ids).last_hidden_state, pipe.text_encoder(ids).last_hidden_state)
+    # the transfer pipeline was trained against the same, frozen encoder, with its own UNet
+    pipe2 = shapes_world.load_pipeline(transfer=True)
+    for (n, a), b in zip(pipe.text_encoder.state_dict().items(), pipe2.text_encoder.state_dict().values()):
+        assert torch.equal(a, b), n
+    assert not torch.equal(next(iter(pipe.unet.parameters())), next(iter(pipe2.unet.parameters())))
+    images = pipe(["a red circle"] * 2, num_inference_steps=3, output_type="np").images
+    assert images.shape == (2, 16, 16, 3)
+
+
+# ------------------------------------------------------------------------------------------------ attacks and training
+
+
+def _erasure_setup(world, **overrides):
+    pipe = world.load_pipeline()
+    original = copy.deepcopy(pipe.text_encoder)
+    set_trainable_layers(pipe.text_encoder)
+    config = AdvUnlearnConfig(
+        world.concept_prompts("red"),
+        world.retain_prompts("red"),
+        ddim_steps=5,
+        trajectories_per_prompt=2,
+        train_batch_size=4,
+        retain_batch=4,
+        **overrides,
+    )
+    return pipe, original, AdvUnlearn(pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, original)
+
+
+@pytest.mark.parametrize("method", ["pgd", "fast_at"])
+def test_soft_prompt_attack_lowers_its_objective(shapes_world, method):
+    pipe, _original, eraser = _erasure_setup(shapes_world, warmup_steps=0)
+    x, t, idx = eraser.concept_bank.sample(6)
+    ids = eraser.concept_ids[idx]
+    eps_ref = eraser._frozen_eps(x, t, eraser.concept_embeds[idx])
+    init = torch.randn(1, pipe.text_encoder.config.hidden_size)
+    attack = SoftPromptAttack(num_tokens=1, steps=15, lr=0.05, method=method)
+    adv, losses = attack.attack(pipe.text_encoder, pipe.unet, ids, x, t, eps_ref, init)
+    assert adv.shape == init.shape and not adv.requires_grad
+    assert min(losses[-3:]) < losses[0]
+    # the encoder's weights were not touched by the attack
+    assert all(p.grad is None for p in pipe.text_encoder.parameters())
+
+
+def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_world):
+    pipe, _original, eraser = _erasure_setup(shapes_world, attack_method="none", retain_loss_weight=0.0)
+    probe = eraser.concept_bank.sample(64)
+    frozen_embed_before = {n: p.clone() for n, p in pipe.text_encoder.named_parameters() if not p.requires_grad}
+
+    def probe_loss():
+        x, t, idx = probe
+        with torch.no_grad():
+            pred = pipe.unet(x, t, eraser.encoder(eraser.concept_ids[idx])).sample
+        e_u = eraser._frozen_eps(x, t, eraser.uncond.expand(len(idx), -1, -1))
+        return esd_loss(pred, e_u, eraser._frozen_eps(x, t, eraser.concept_embeds[idx])).item()
+
+    before = probe_loss()
+    optimizer = torch.optim.Adam([p for p in pipe.text_encoder.parameters() if p.requires_grad], lr=3e-3)
+    for step in range(25):
+        loss, logs = eraser.compute_loss(step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert set(logs) == {"loss", "loss/esd"}  # ESD: no attack, no retain term
+    assert probe_loss() < 0.7 * before
+    for n, p in pipe.text_encoder.named_parameters():
+        if n in frozen_embed_before:
+            assert torch.equal(p, frozen_embed_before[n]), n
+
+
+def test_advunlearn_attacks_after_warmup_and_keeps_the_retain_term(shapes_world):
+    pipe, _original, eraser = _erasure_setup(shapes_world, warmup_steps=1, attack_steps=2, attack_lr=0.01)
+    _, logs0 = eraser.compute_loss(0)
+    assert "loss/attack" not in logs0 and "loss/retain" in logs0
+    _loss, logs1 = eraser.compute_loss(1)
+    assert "loss/attack" in logs1 and eraser.adv_embeds.shape == (1, pipe.text_encoder.config.hidden_size)
+    first = eraser.adv_embeds.clone()
+    eraser.compute_loss(2)  # attack_init="latest": warm start, then moved by the attack
+    assert not torch.equal(first, eraser.adv_embeds)
+    state = eraser.state_dict()
+    eraser.adv_embeds = None
+    eraser.load_state_dict(state)
+    assert torch.equal(eraser.adv_embeds, state["adv_embeds"])
+    # retain term: zero while the encoder equals the original
+    xr, tr, ridx = eraser.retain_bank.sample(4)
+    pred = pipe.unet(xr, tr, eraser.encoder(eraser.retain_ids[ridx])).sample
+    assert retain_loss(pred, eraser._frozen_eps(xr, tr, eraser.retain_embeds[ridx])).item() < 1e-10
+
+
+def test_erased_encoder_transfers_to_a_second_pipeline(shapes_world, tmp_path):
+    """Plug-and-play: an encoder erased against pipeline/ still erases in pipeline_transfer/ (other UNet)."""
+    pipe, original, eraser = _erasure_setup(shapes_world, attack_method="none", retain_loss_weight=0.0)
+    optimizer = torch.optim.Adam([p for p in pipe.text_encoder.parameters() if p.requires_grad], lr=3e-3)
+    for step in range(25):
+        loss, _ = eraser.compute_loss(step)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    pipe.text_encoder.save_pretrained(tmp_path / "text_encoder")
+    assert (tmp_path / "text_encoder" / "model.safetensors").is_file()
+    loaded = CLIPTextModel.from_pretrained(tmp_path, subfolder="text_encoder")
+    for a, b in zip(loaded.state_dict().values(), pipe.text_encoder.state_dict().values()):
+        assert torch.equal(a, b)
+    # Erasure objective on the *other* UNet (its own trajectories): lower with the erased encoder than the original.
+    other = shapes_world.load_pipeline(transfer=True, text_encoder=loaded)
+    config = AdvUnlearnConfig(
+        shapes_world.concept_prompts("red"),
+        [],
+        retain_loss_weight=0.0,
+        attack_method="none",
+        ddim_steps=5,
+        trajectories_per_prompt=4,
+        seed=3,
+    )
+    probe = AdvUnlearn(copy.deepcopy(original), other.unet, other.tokenizer, other.scheduler, config, original)
+    x, t, idx = probe.concept_bank.sample(64)
+    e_u = probe._frozen_eps(x, t, probe.uncond.expand(64, -1, -1))
+    e_c = probe._frozen_eps(x, t, probe.concept_embeds[idx])
+    ids = probe.concept_ids[idx]
+    with torch.no_grad():
+        erased = esd_loss(other.unet(x, t, loaded(ids).last_hidden_state).sample, e_u, e_c).item()
+        orig = esd_loss(other.unet(x, t, original(ids).last_hidden_state).sample, e_u, e_c).item()
+    assert erased < 0.8 * orig
+
+
+def test_concept_evaluator_reports_consistent_metrics(shapes_world):
+    evaluator = shapes_world_evaluator(
+        shapes_world,
+        "red",
+        num_images=3,
+        num_target_images=2,
+        discrete_attack=DiscretePromptAttack(num_tokens=1, steps=3),
+        soft_attack=SoftPromptAttack(1, 3, 0.01),
+    )
+    assert isinstance(evaluator, ConceptEvaluator)
+    result = evaluator.evaluate(shapes_world.load_pipeline().text_encoder, keep_images=2)
+    images = result.pop("images")
+    assert images["plain"].shape == (6, 16, 16, 3) and images["attacked"].shape == (6, 16, 16, 3)
+    for key in ConceptEvaluator.metric_names:
+        assert result[key] is not None and result[key] >= 0
+    assert result["asr_discrete"] >= result["concept_rate"] and result["asr_soft"] >= result["concept_rate"]
+    assert len(result["adversarial_prompts"]) == 3 and result["adversarial_prompts"][0].endswith("a red circle")
+    json.dumps(result)  # JSON-serialisable once the images are popped

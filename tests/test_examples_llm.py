@@ -1,0 +1,122 @@
+"""The LLM example jobs on the `test` mini-TOFU world: simnpo_tofu (in-process, with a push to a fake Hub),
+npo_tofu under `accelerate launch` with 2 processes, lora_unlearn with merge, and `--help`."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+sys.path.insert(0, str(EXAMPLES))
+
+FAST = ["--preset", "test", "--eval_max_new_tokens", "24", "--disable_tqdm", "true", "--report_to", "none"]
+
+
+def _free_port() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+
+def test_simnpo_tofu_job_writes_results_table_plot_card_and_pushes(tofu_world, tmp_path, fake_hub, monkeypatch):
+    import huggingface_hub.constants
+    import simnpo_tofu
+
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake_hub.url)
+    out = tmp_path / "run"
+    args = simnpo_tofu.parse_args(
+        [*FAST, "--output_dir", str(out), "--eval_points", "1", "--push_to_hub", "--hub_model_id", "me/simnpo-test"]
+        + ["--hub_token", "hf_fake"]
+    )
+    assert args[1].learning_rate == 3e-4 and args[1].beta == 1.0  # the offline-world recipe, not the paper's
+    simnpo_tofu.main(*args)
+
+    results = json.loads((out / "results.json").read_text())
+    for name in ("target", "retain", "unlearned"):
+        assert {"forget_quality", "model_utility"} <= set(results[name]), name
+    assert results["retain"]["forget_quality"] == pytest.approx(1.0)
+    target, unlearned = results["target"], results["unlearned"]
+    # it forgot (verbatim recall of the forget answers fell) and kept its utility
+    assert unlearned["forget_rouge_l_recall"] < target["forget_rouge_l_recall"] - 0.2
+    assert unlearned["model_utility"] >= 0.9 * target["model_utility"]
+    steps = [p["step"] for p in results["trajectory"]]
+    assert steps[0] == 0 and len(steps) == 3 and steps == sorted(steps)
+    assert (out / "tradeoff.png").stat().st_size > 1000
+    table = (out / "results.md").read_text()
+    assert "| unlearned |" in table and "forget quality" in table
+    card = (out / "model" / "README.md").read_text()
+    assert "SimNPO" in card and "model-index" in card and "forget_quality" in card and "2410.07163" in card
+
+    pushed = fake_hub.files("me/simnpo-test")
+    assert {"README.md", "config.json", "model.safetensors"} <= set(pushed)
+    assert pushed["README.md"] == (out / "model" / "README.md").read_bytes()
+
+    # the folder is never overwritten: a second run into it is refused
+    with pytest.raises(ValueError, match="already holds results.json"):
+        simnpo_tofu.main(*simnpo_tofu.parse_args([*FAST, "--output_dir", str(out)]))
+
+
+def test_push_without_token_fails_before_training(tofu_world, tmp_path, monkeypatch):
+    import simnpo_tofu
+
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no stored login
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "hf_home" / "token"))
+    args = simnpo_tofu.parse_args(
+        [*FAST, "--output_dir", str(tmp_path / "x"), "--push_to_hub", "--hub_model_id", "me/x"]
+    )
+    with pytest.raises(ValueError, match="HF_TOKEN"):
+        simnpo_tofu.main(*args)
+    assert not (tmp_path / "x" / "model").exists()
+
+
+def test_npo_tofu_under_accelerate_launch_with_two_processes(tofu_world, tmp_path):
+    out = tmp_path / "npo"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    cmd += ["--main_process_port", _free_port()]
+    cmd += ["--num_cpu_threads_per_process", "1", str(EXAMPLES / "npo_tofu.py"), *FAST, "--output_dir", str(out)]
+    cmd += ["--eval_points", "0", "--precompute_ref_log_probs", "--per_device_train_batch_size", "8"]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["num_processes"] == 2 and results["settings"]["method"] == "NPO"
+    assert results["unlearned"]["forget_rouge_l_recall"] < results["target"]["forget_rouge_l_recall"]
+    assert (out / "model" / "model.safetensors").is_file()
+
+
+def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
+    import lora_unlearn
+
+    out = tmp_path / "lora"
+    script_args, training_args = lora_unlearn.parse_args(
+        ["--preset", "test", "--output_dir", str(out), "--merge", "--disable_tqdm", "true", "--num_train_epochs", "5"]
+    )
+    result = lora_unlearn.main(script_args, training_args)
+    before, after = result["forget_nll"]
+    retain_before, retain_after = result["retain_nll"]
+    assert after > before + 0.15
+    assert retain_after - retain_before < after - before
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    assert (out / "merged" / "model.safetensors").is_file() and (out / "merged" / "README.md").is_file()
+
+
+def test_help_documents_the_options():
+    import simnpo_tofu
+
+    text = simnpo_tofu.make_parser("simnpo").format_help()
+    for option in ("--dataset", "--preset", "--retain_results", "--beta", "--gamma_scaled_by_beta", "--forget_weight"):
+        assert option in text, option
+    assert "offline world" in text

@@ -1,0 +1,144 @@
+"""examples/diffusion/train_advunlearn.py: outputs, model card, Hub push, checkpoints/resume and bad input."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+
+pytest.importorskip("diffusers")
+
+from huggingface_hub import ModelCard
+from transformers import CLIPTextModel
+
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "diffusion" / "train_advunlearn.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("train_advunlearn", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FAST = [
+    "--world_preset", "test", "--ddim_steps", "4", "--trajectories_per_prompt", "1", "--train_batch_size", "2",
+    "--retain_batch", "2", "--attack_step", "2", "--warmup_iter", "1", "--learning_rate", "1e-3",
+    "--validation_steps", "0", "--eval_attack_steps", "2", "--no_eval_transfer",
+]  # fmt: skip
+
+
+def test_trains_saves_encoder_card_and_evaluation(script, shapes_world, tmp_path):
+    out = tmp_path / "run"
+    results = script.main(
+        script.parse_args([*FAST, "--output_dir", str(out), "--max_train_steps", "2", "--eval_num_images", "2"])
+    )
+    # a plain CLIPTextModel folder (safetensors), loadable by path and by subfolder
+    assert (out / "text_encoder" / "model.safetensors").is_file()
+    erased = CLIPTextModel.from_pretrained(out / "text_encoder")
+    CLIPTextModel.from_pretrained(out, subfolder="text_encoder")
+    original = shapes_world.load_pipeline().text_encoder
+    changed = [n for n, p in erased.state_dict().items() if not torch.equal(p, original.state_dict()[n])]
+    assert changed and all(n.startswith(("encoder.layers", "final_layer_norm")) for n in changed)
+    # evaluation: original vs advunlearn, JSON + grid, in the card too
+    data = json.loads((out / "eval_results.json").read_text())
+    assert (
+        set(data["pipeline"]) == {"original", "advunlearn"} and results["pipeline"]["advunlearn"]["concept_rate"] >= 0
+    )
+    assert (out / "samples.png").is_file()
+    card = ModelCard.load(out / "README.md")
+    assert card.data.erased_concept == "red" and card.data.unlearning_method == "advunlearn"
+    assert "unlearned-text-encoder" in card.data.tags
+    assert "a red circle" in card.text and "samples.png" in card.text and "| advunlearn |" in card.text
+    info = json.loads((out / "advunlearn_config.json").read_text())
+    assert info["config"]["attack_method"] == "pgd" and info["config"]["warmup_steps"] == 1
+
+
+def test_esd_baseline_flag_and_refuses_to_overwrite(script, shapes_world, tmp_path):
+    out = tmp_path / "esd"
+    args = [*FAST, "--output_dir", str(out), "--max_train_steps", "1", "--method", "esd", "--eval_num_images", "0"]
+    script.main(script.parse_args(args))
+    assert json.loads((out / "advunlearn_config.json").read_text())["config"]["attack_method"] == "none"
+    assert ModelCard.load(out / "README.md").data.unlearning_method == "esd"
+    assert (out / "validation").is_dir()  # without evaluation, a validation grid is still logged
+    before = (out / "text_encoder" / "model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="already exists"):
+        script.main(script.parse_args(args))
+    assert (out / "text_encoder" / "model.safetensors").read_bytes() == before
+
+
+def test_checkpoint_and_resume(script, shapes_world, tmp_path):
+    out = tmp_path / "ckpt"
+    common = [*FAST, "--output_dir", str(out), "--checkpointing_steps", "1", "--eval_num_images", "0"]
+    script.main(script.parse_args([*common, "--max_train_steps", "2", "--checkpoints_total_limit", "1"]))
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-2"]
+    first = CLIPTextModel.from_pretrained(out / "text_encoder").state_dict()
+    script.main(script.parse_args([*common, "--max_train_steps", "3", "--resume_from_checkpoint", "latest"]))
+    assert (out / "checkpoint-3").is_dir()
+    resumed = CLIPTextModel.from_pretrained(out / "text_encoder").state_dict()
+    assert any(not torch.equal(first[n], resumed[n]) for n in first)
+
+
+def test_push_to_fake_hub_with_card_metadata(script, shapes_world, tmp_path, fake_hub, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake_hub.url)
+    out = tmp_path / "push"
+    args = [*FAST, "--output_dir", str(out), "--max_train_steps", "1", "--eval_num_images", "0", "--push_to_hub",
+            "--hub_model_id", "me/advunlearn-red", "--hub_token", "hf_fake"]  # fmt: skip
+    script.main(script.parse_args(args))
+    files = fake_hub.files("me/advunlearn-red")
+    assert {"README.md", "text_encoder/config.json", "text_encoder/model.safetensors"} <= set(files)
+    assert not any(p.startswith(("checkpoint-", "logs/", "validation/")) for p in files)
+    card = ModelCard(files["README.md"].decode())
+    assert card.data.erased_concept == "red" and "advunlearn" in card.data.tags
+    assert 'CLIPTextModel.from_pretrained("me/advunlearn-red", subfolder="text_encoder")' in card.text
+
+
+def test_no_token_fails_before_anything_is_written(script, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="HF_TOKEN"):
+        script.main(script.parse_args([*FAST, "--output_dir", str(out), "--push_to_hub", "--hub_model_id", "me/x"]))
+    assert not out.exists()
+
+
+def test_concept_that_tokenises_to_nothing_fails_before_anything_is_written(script, shapes_world, tmp_path):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="tokenises to no known token"):
+        script.main(script.parse_args([*FAST, "--output_dir", str(out), "--concept_prompts", "!!! ???"]))
+    assert not out.exists()
+
+
+def test_pipeline_whose_text_encoder_is_not_clip(script, tmp_path):
+    folder = tmp_path / "sd3"
+    folder.mkdir()
+    (folder / "model_index.json").write_text(
+        json.dumps({"_class_name": "StableDiffusion3Pipeline", "text_encoder": ["transformers", "T5EncoderModel"],
+                    "tokenizer": ["transformers", "T5TokenizerFast"], "unet": ["diffusers", "UNet2DConditionModel"],
+                    "scheduler": ["diffusers", "DDIMScheduler"]})
+    )  # fmt: skip
+    out = tmp_path / "never"
+    with pytest.raises(TypeError, match="not a CLIPTextModel"):
+        script.main(
+            script.parse_args(
+                ["--pretrained_model_name_or_path", str(folder), "--concept", "x", "--output_dir", str(out)]
+            )
+        )
+    assert not out.exists()
+
+
+def test_help_documents_diffusers_flags(script, capsys):
+    with pytest.raises(SystemExit):
+        script.parse_args(["--help"])
+    text = capsys.readouterr().out
+    for flag in ["--pretrained_model_name_or_path", "--output_dir", "--max_train_steps", "--learning_rate",
+                 "--mixed_precision", "--push_to_hub", "--hub_model_id", "--report_to", "--resume_from_checkpoint",
+                 "--method", "--attack_method"]:  # fmt: skip
+        assert flag in text
