@@ -248,7 +248,10 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         if script_args.dataset is None:
             with state.main_process_first():  # the cache is file-locked; this just avoids N progress bars
                 world = build_tofu_world(
-                    script_args.preset, seed=script_args.world_seed, progress=state.is_main_process
+                    script_args.preset,
+                    seed=script_args.world_seed,
+                    progress=state.is_main_process,
+                    num_workers=min(2, os.cpu_count() or 1),  # the weights do not depend on it
                 )
         else:
             world = TofuWorld.from_path(script_args.dataset)

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 
@@ -113,8 +114,9 @@ def _add_tofu_parser(worlds: Any) -> None:
     p.add_argument(
         "--num_workers",
         type=int,
-        default=1,
-        help="Models trained in parallel, one process and one torch thread each (2 on a 2-core machine).",
+        default=min(2, os.cpu_count() or 1),
+        help="Models trained in parallel, one process and one torch thread each (default: 2, or 1 on a 1-core "
+        "machine). The weights do not depend on it.",
     )
     p.add_argument("--n_authors", type=int, default=None, help="Override the preset's number of authors.")
     p.add_argument("--epochs", type=int, default=None, help="Override the preset's fine-tuning epochs.")
