@@ -127,7 +127,9 @@ def _ce_epochs(
     batch_size: int,
     seed: int,
     l1_alpha: float = 0.0,
+    ascent: bool = False,
 ) -> nn.Module:
+    """Epochs of SGD on cross-entropy (or on -cross-entropy with `ascent`), with an optional decaying ℓ1 term."""
     g = torch.Generator().manual_seed(seed)
     optimizer = _sgd(model, lr)
     model.train()
@@ -135,6 +137,8 @@ def _ce_epochs(
         alpha = l1_alpha * (1.0 - epoch / epochs)
         for idx in _batches(len(y), batch_size, g):
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            if ascent:
+                loss = -loss
             if alpha > 0:
                 loss = loss + alpha * sum(p.abs().sum() for p in model.parameters())
             optimizer.zero_grad(set_to_none=True)
@@ -186,17 +190,7 @@ def gradient_ascent(
     """GA: gradient ascent on the forget set (minimises -CE) on a copy of `model`."""
     model = copy.deepcopy(model)
     x, y = data.x_train[split.forget], data.y_train[split.forget]
-    g = torch.Generator().manual_seed(seed)
-    optimizer = _sgd(model, lr)
-    model.train()
-    for _ in range(epochs):
-        for idx in _batches(len(y), batch_size, g):
-            loss = -nn.functional.cross_entropy(model(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    model.eval()
-    return model
+    return _ce_epochs(model, x, y, epochs, lr, batch_size, seed, ascent=True)
 
 
 def random_labels(
