@@ -142,3 +142,29 @@ def test_help_documents_diffusers_flags(script, capsys):
                  "--mixed_precision", "--push_to_hub", "--hub_model_id", "--report_to", "--resume_from_checkpoint",
                  "--method", "--attack_method"]:  # fmt: skip
         assert flag in text
+
+
+def test_two_process_ddp_run_trains_one_encoder(shapes_world, tmp_path):
+    """Under `accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine the script must really run as
+    two ranks (gloo), not as two independent rank-0 processes racing to write the same folder."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    cmd += ["--main_process_port", port, "--num_cpu_threads_per_process", "1", str(SCRIPT), *FAST]
+    cmd += ["--output_dir", str(out), "--max_train_steps", "2", "--eval_num_images", "0"]
+    env = dict(os.environ, PYTHONPATH=str(SCRIPT.parents[2]), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((out / "advunlearn_config.json").read_text())
+    assert info["num_processes"] == 2
+    erased = CLIPTextModel.from_pretrained(out / "text_encoder")
+    original = shapes_world.load_pipeline().text_encoder
+    changed = [n for n, p in erased.state_dict().items() if not torch.equal(p, original.state_dict()[n])]
+    assert changed and all(n.startswith(("encoder.layers", "final_layer_norm")) for n in changed)

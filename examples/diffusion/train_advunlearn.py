@@ -423,7 +423,11 @@ def main(args: argparse.Namespace) -> dict:
         seed=args.seed,
     )
 
+    # Without CUDA, a multi-process launch (`accelerate launch --multi_gpu --num_processes 2`, torchrun) needs the CPU
+    # (gloo) backend asked for explicitly, or every process would run alone as rank 0.
+    distributed_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
     accelerator = Accelerator(
+        cpu=distributed_cpu,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
         log_with=None if args.report_to == "none" else args.report_to,
@@ -549,6 +553,7 @@ def main(args: argparse.Namespace) -> dict:
             "concept": concept,
             "base_model": args.pretrained_model_name_or_path or f"hf_unlearn shapes world ({args.world_preset})",
             "config": config.to_dict(),
+            "num_processes": accelerator.num_processes,
             "train_seconds": round(train_seconds, 1),
             "seconds_per_step": round(train_seconds / max(1, len(history)), 4),
             "final_logs": history[-1] if history else {},
