@@ -133,6 +133,14 @@ class ScriptArguments:
     skip_reference_evals: bool = field(
         default=False, metadata={"help": "Do not evaluate the target model (only the retain and unlearned ones)."}
     )
+    salun_sparsity: float | None = field(
+        default=None,
+        metadata={
+            "help": "SalUn: update only this fraction of the weights, those most salient for the forget set "
+            "(e.g. 0.5); the rest stay bit-identical. The mask is computed at train begin and saved as "
+            "salun_mask.safetensors. Default: off (all weights train)."
+        },
+    )
 
 
 def _is_world(dataset: str | None) -> bool:
@@ -359,6 +367,20 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         )
         trajectory = TofuTrajectoryCallback(lambda m: evaluate(m, retain_full)["summary"], steps)
         callbacks.append(trajectory)
+    if script_args.salun_sparsity is not None:
+        from functools import partial
+
+        from hf_unlearn import SalUnMask
+        from hf_unlearn.data import pad_batch, require_pad_token
+
+        callbacks.append(
+            SalUnMask(
+                forget_dataset=train_dataset.forget,
+                sparsity=script_args.salun_sparsity,
+                data_collator=partial(pad_batch, pad_token_id=require_pad_token(tokenizer)),
+                save_path=output_dir / "salun_mask.safetensors" if state.is_main_process else None,
+            )
+        )
     trainer = trainer_cls(
         model,
         training_args,
@@ -399,6 +421,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
             "forget_split": script_args.forget_split,
             "retain": str(retain_source) if retain_source is not None else None,
             "num_processes": state.num_processes,
+            "salun_sparsity": script_args.salun_sparsity,
             "train_seconds": round(train_seconds, 2),
             "hyperparameters": {
                 k: getattr(training_args, k)

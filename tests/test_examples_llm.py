@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,3 +121,30 @@ def test_help_documents_the_options():
     for option in ("--dataset", "--preset", "--retain_results", "--beta", "--gamma_scaled_by_beta", "--forget_weight"):
         assert option in text, option
     assert "offline world" in text
+
+
+def test_simnpo_tofu_with_salun_keeps_non_salient_weights_of_the_target(tofu_world, tmp_path):
+    import simnpo_tofu
+    from safetensors.torch import load_file
+
+    from hf_unlearn import load_saliency_mask
+
+    out = tmp_path / "salun"
+    args = simnpo_tofu.parse_args(
+        [*FAST, "--output_dir", str(out), "--eval_points", "0", "--skip_reference_evals", "--salun_sparsity", "0.5"]
+    )
+    simnpo_tofu.main(*args)
+    results = json.loads((out / "results.json").read_text())
+    assert results["settings"]["salun_sparsity"] == 0.5
+    mask = load_saliency_mask(out / "salun_mask.safetensors")
+    target = load_file(tofu_world.model_path("target") / "model.safetensors")
+    unlearned = load_file(out / "model" / "model.safetensors")
+    frozen = moved = 0
+    assert set(mask) <= set(unlearned)  # parameter names = safetensors keys
+    for name, keep in mask.items():
+        keep = keep.bool()
+        assert torch.equal(unlearned[name][~keep], target[name][~keep]), name  # bit-identical
+        frozen += int((~keep).sum())
+        moved += int((unlearned[name][keep] != target[name][keep]).sum())
+    total = sum(m.numel() for m in mask.values())
+    assert frozen == pytest.approx(total / 2, abs=1) and moved > 0
