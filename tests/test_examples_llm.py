@@ -2,13 +2,13 @@
 npo_tofu under `accelerate launch` with 2 processes, lora_unlearn with merge, and `--help`."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from tests.launch import accelerate_launch
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -16,18 +16,6 @@ EXAMPLES = REPO / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
 FAST = ["--preset", "test", "--eval_max_new_tokens", "24", "--disable_tqdm", "true", "--report_to", "none"]
-
-
-def _free_port() -> str:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
 
 
 def test_simnpo_tofu_job_writes_results_table_plot_card_and_pushes(tofu_world, tmp_path, fake_hub, monkeypatch):
@@ -86,12 +74,8 @@ def test_push_without_token_fails_before_training(tofu_world, tmp_path, monkeypa
 
 def test_npo_tofu_under_accelerate_launch_with_two_processes(tofu_world, tmp_path):
     out = tmp_path / "npo"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
-    cmd += ["--main_process_port", _free_port()]
-    cmd += ["--num_cpu_threads_per_process", "1", str(EXAMPLES / "npo_tofu.py"), *FAST, "--output_dir", str(out)]
-    cmd += ["--eval_points", "0", "--precompute_ref_log_probs", "--per_device_train_batch_size", "8"]
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    args = [*FAST, "--output_dir", str(out), "--eval_points", "0", "--precompute_ref_log_probs"]
+    accelerate_launch(EXAMPLES / "npo_tofu.py", [*args, "--per_device_train_batch_size", "8"])
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["num_processes"] == 2 and results["settings"]["method"] == "NPO"
     assert results["unlearned"]["forget_rouge_l_recall"] < results["target"]["forget_rouge_l_recall"]

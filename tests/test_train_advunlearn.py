@@ -13,6 +13,8 @@ pytest.importorskip("diffusers")
 from huggingface_hub import ModelCard
 from transformers import CLIPTextModel
 
+from tests.launch import accelerate_launch
+
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "diffusion" / "train_advunlearn.py"
 
@@ -147,21 +149,8 @@ def test_help_documents_diffusers_flags(script, capsys):
 def test_two_process_ddp_run_trains_one_encoder(shapes_world, tmp_path):
     """Under `accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine the script must really run as
     two ranks (gloo), not as two independent rank-0 processes racing to write the same folder."""
-    import os
-    import socket
-    import subprocess
-    import sys
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
-    cmd += ["--main_process_port", port, "--num_cpu_threads_per_process", "1", str(SCRIPT), *FAST]
-    cmd += ["--output_dir", str(out), "--max_train_steps", "2", "--eval_num_images", "0"]
-    env = dict(os.environ, PYTHONPATH=str(SCRIPT.parents[2]), OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    accelerate_launch(SCRIPT, [*FAST, "--output_dir", str(out), "--max_train_steps", "2", "--eval_num_images", "0"])
     info = json.loads((out / "advunlearn_config.json").read_text())
     assert info["num_processes"] == 2
     erased = CLIPTextModel.from_pretrained(out / "text_encoder")

@@ -8,9 +8,6 @@ and merges, bad input fails clearly.
 
 import copy
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from hf_unlearn import (
     sequence_log_probs,
 )
 from hf_unlearn.data import ForgetRetainCollator, ForgetRetainDataset, build_forget_retain_dataset
+from tests.launch import accelerate_launch
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -451,32 +449,14 @@ _DDP_SCRIPT = textwrap.dedent(
 )
 
 
-def _free_port() -> str:
-    """A free TCP port, so concurrent DDP runs on this machine do not collide on accelerate's default 29500."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
-
-
 def _launch(tmp_path: Path, name: str, launch_args: list[str], per_device: int) -> Path:
     script = tmp_path / "ddp_script.py"
     script.write_text(_DDP_SCRIPT)
     out = tmp_path / name
     out.mkdir()
-    env = dict(os.environ, PYTHONPATH=str(REPO), H3_TESTS=str(REPO / "tests"), OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, "--num_cpu_threads_per_process", "1"]
-    cmd += ["--main_process_port", _free_port()]
-    proc = subprocess.run(
-        [*cmd, str(script), str(out), str(per_device)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
+    accelerate_launch(
+        script, [str(out), str(per_device)], launch_args, extra_env={"H3_TESTS": str(REPO / "tests")}, timeout=240
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
 
