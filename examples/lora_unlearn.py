@@ -188,6 +188,7 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
             f"adapter saved to {adapter_dir}"
             + (f", merged model to {result['merged_dir']}" if script_args.merge else "")
         )
+    trainer.end_distributed()  # waits for every rank, then leaves the process group cleanly
     return result
 
 

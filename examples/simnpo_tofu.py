@@ -487,7 +487,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
             )
             results["hub_commit"] = url
             print(f"pushed to {url}")
-    state.wait_for_everyone()
+    trainer.end_distributed()  # waits for every rank, then leaves the process group cleanly
     return results
 
 

@@ -377,6 +377,8 @@ _DDP_SCRIPT = textwrap.dedent(
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
     torch.save({"frozen_ok": frozen_ok, "moved": moved, "mask": flat, "weights": weights},
                os.path.join(sys.argv[1], f"rank{rank}.pt"))
+    torch.distributed.barrier()  # leave together and cleanly (a bare exit can abort a gloo rank)
+    torch.distributed.destroy_process_group()
     """
 )
 

@@ -445,6 +445,7 @@ _DDP_SCRIPT = textwrap.dedent(
     rank = int(os.environ.get("RANK", 0))
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump({"seen": seen, "log": trainer.state.log_history}, f)
+    trainer.end_distributed()  # a bare exit can abort a gloo rank
     """
 )
 

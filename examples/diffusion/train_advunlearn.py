@@ -645,6 +645,7 @@ def main(args: argparse.Namespace) -> dict:
                 ignore_patterns=["checkpoint-*", "checkpoint-*/**", "logs/**", "validation/**", "*.tmp/**"],
             )
             logger.info(f"Pushed to {url}")
+    accelerator.wait_for_everyone()  # then leave the process group together (end_training destroys it)
     accelerator.end_training()
     return results
 

@@ -9,6 +9,7 @@ with the same loss, LoRA, model cards) lives here.
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import os
 from collections import defaultdict
@@ -499,6 +500,20 @@ class UnlearnTrainer(Trainer):
 
     def _set_signature_columns_if_needed(self) -> None:  # nested batches: never drop "forget"/"retain"
         self._signature_columns = ["forget", "retain"]
+
+    def end_distributed(self) -> None:
+        """Leaves the process group cleanly at the end of a multi-process run; a no-op in one process.
+
+        Waits for every rank, drops this trainer's and the accelerator's references to the DDP-wrapped model, then
+        destroys the process group. A rank that exits while a DDP wrapper still holds the gloo group can abort in
+        interpreter teardown ("terminate called without an active exception", SIGABRT) after all its work is saved,
+        which fails the whole launch. Call it last: the trainer cannot run distributed steps afterwards.
+        """
+        self.accelerator.wait_for_everyone()
+        self.accelerator.free_memory()
+        self.model_wrapped = self.model
+        gc.collect()
+        self.accelerator.state.destroy_process_group()
 
     # ------------------------------------------------------------------------------------------------------------
     # saving
