@@ -9,6 +9,7 @@ into `--output_dir`.
 Example:
     python examples/salun_classification.py --output_dir runs/salun_digits --tune
     python examples/salun_classification.py --output_dir runs/salun_digits_small --train_fraction 0.3 --tune
+    python examples/salun_classification.py --output_dir runs/salun_wc --forget_set runs/wc_digits/selection.json
 """
 
 import argparse
@@ -70,6 +71,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tune_seeds", type=int, nargs="+", default=[100, 101, 102], help="Seeds used only for tuning (not reported)."
     )
+    parser.add_argument(
+        "--forget_set",
+        default=None,
+        help="A selection.json (examples/worstcase_forget_set.py) giving the forget set as rows of the full data "
+        "set; replaces --scenarios, and the train/test split and train fraction are the ones it was selected on.",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads.")
     args = parser.parse_args(input_args)
     overrides = {}
@@ -86,6 +93,8 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace) -> dict:
+    from dataclasses import asdict
+
     import torch
 
     from hf_unlearn.vision import ClassificationUnlearningConfig, format_markdown, run_classification_benchmark
@@ -94,6 +103,11 @@ def main(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     if os.path.isdir(args.output_dir) and os.listdir(args.output_dir):
         raise FileExistsError(f"--output_dir {args.output_dir} is not empty; choose a new folder.")
+    options = {}
+    if args.forget_set is not None:  # checked (rows, duplicates, data size) before any training
+        from hf_unlearn.worstcase.vision import forget_set_options
+
+        options = forget_set_options(args.forget_set, args.dataset, args.data_dir)
     config = ClassificationUnlearningConfig(
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -115,6 +129,8 @@ def main(args: argparse.Namespace) -> dict:
         tune=args.tune,
         tune_seeds=args.tune_seeds,
     )
+    if options:
+        config = ClassificationUnlearningConfig(**{**asdict(config), **options})
     results = run_classification_benchmark(config)
     print(format_markdown(results))
     if results["tuning"]:

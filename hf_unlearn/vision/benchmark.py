@@ -26,9 +26,12 @@ from .models import SmallCNN
 __all__ = [
     "ClassificationUnlearningConfig",
     "format_markdown",
+    "load_data",
     "plot_results",
     "run_classification_benchmark",
     "save_results",
+    "train_original",
+    "unlearn_and_score",
 ]
 
 DEFAULT_LEARNING_RATES = {"FT": 0.03, "GA": 1e-3, "RL": 0.01, "SalUn": 0.01, "l1-sparse": 0.03}
@@ -51,7 +54,9 @@ class ClassificationUnlearningConfig:
         data_dir (`str`, *optional*): CIFAR-10 folder.
         train_fraction (`float`, *optional*, defaults to `1.0`):
             Fraction of the (non-test) digits used for training; smaller values make random forgetting measurable.
-        scenarios (`list[str]`, *optional*, defaults to `["class", "random"]`): Forgetting scenarios.
+        scenarios (`list[str]`, *optional*, defaults to `["class", "random"]`):
+            Forgetting scenarios: `"class"`, `"random"`, or `"rows"` (the given `forget_rows`, e.g. a worst-case
+            selection file).
         forget_fraction (`float`, *optional*, defaults to `0.1`): Forget fraction of random forgetting.
         forget_class (`int`, *optional*, defaults to `0`): Class forgotten in class-wise forgetting.
         seeds (`list[int]`, *optional*, defaults to `[0, 1, 2]`): Seeds (data split, forget set, training).
@@ -70,6 +75,10 @@ class ClassificationUnlearningConfig:
         tune_seeds (`list[int]`, *optional*, defaults to `[100, 101, 102]`):
             Seeds used only for tuning (not reported); the grid value with the smallest mean gap over them wins, ties
             going to the larger learning rate (the stronger unlearning among equally good ones).
+        forget_rows (`list[int]`, *optional*): Rows of the full data set to forget in the `"rows"` scenario.
+        forget_classes (`list[int]`, *optional*): Classes of a class-wise `"rows"` selection (left out of TA).
+        data_seed (`int`, *optional*): Seed of the train/test split for every run (default: each run's seed). A
+            `"rows"` forget set needs the split it was selected on.
     """
 
     dataset: str = "digits"
@@ -92,6 +101,9 @@ class ClassificationUnlearningConfig:
     tune: bool = False
     lr_grid: dict[str, list[float]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_LR_GRID.items()})
     tune_seeds: list[int] = field(default_factory=lambda: [100, 101, 102])
+    forget_rows: list[int] | None = None
+    forget_classes: list[int] | None = None
+    data_seed: int | None = None
 
     def __post_init__(self):
         if self.dataset not in ("digits", "cifar10"):
@@ -99,8 +111,10 @@ class ClassificationUnlearningConfig:
         if self.dataset == "cifar10" and not self.data_dir:
             raise ValueError("`data_dir` is required for CIFAR-10 (the folder holding cifar-10-batches-py).")
         for scenario in self.scenarios:
-            if scenario not in ("class", "random"):
-                raise ValueError(f"`scenarios` entries must be 'class' or 'random', got {scenario!r}.")
+            if scenario not in ("class", "random", "rows"):
+                raise ValueError(f"`scenarios` entries must be 'class', 'random' or 'rows', got {scenario!r}.")
+        if ("rows" in self.scenarios) != (self.forget_rows is not None):
+            raise ValueError("The 'rows' scenario and `forget_rows` go together: pass both (or neither).")
         unknown = [m for m in self.methods if m not in UNLEARNING_METHODS]
         if unknown:
             raise ValueError(f"Unknown methods {unknown}; choose among {list(UNLEARNING_METHODS)}.")
@@ -115,9 +129,11 @@ class ClassificationUnlearningConfig:
             raise ValueError(f"`sparsity` must be in (0, 1], got {self.sparsity}.")
 
 
-def _load(config: ClassificationUnlearningConfig, seed: int) -> ClassificationData:
+def load_data(config: ClassificationUnlearningConfig, seed: int) -> ClassificationData:
+    """The data of one run: digits split with `config.data_seed` (or `seed`), or CIFAR-10."""
     if config.dataset == "digits":
-        return load_digits_data(seed=seed, train_fraction=config.train_fraction)
+        split_seed = seed if config.data_seed is None else config.data_seed
+        return load_digits_data(seed=split_seed, train_fraction=config.train_fraction)
     return load_cifar10(config.data_dir)
 
 
@@ -136,26 +152,42 @@ def _method_kwargs(config: ClassificationUnlearningConfig, method: str, lr: floa
     return kwargs
 
 
-def _prepare(config: ClassificationUnlearningConfig, scenario: str, seed: int):
-    data = _load(config, seed)
-    split: ForgetSplit = make_forget_split(
-        data, scenario, fraction=config.forget_fraction, forget_class=config.forget_class, seed=seed
-    )
-    factory = _factory(config, data)
+def train_original(config: ClassificationUnlearningConfig, data: ClassificationData, seed: int) -> torch.nn.Module:
+    """The original model of one run: a [`SmallCNN`] trained on the whole training set (seeded by `seed`)."""
     torch.manual_seed(seed)
-    original = train_classifier(
-        factory(), data.x_train, data.y_train, config.train_epochs, config.train_lr, config.batch_size, seed=seed
+    return train_classifier(
+        _factory(config, data)(),
+        data.x_train,
+        data.y_train,
+        config.train_epochs,
+        config.train_lr,
+        config.batch_size,
+        seed=seed,
     )
-    start = time.perf_counter()
-    gold = retrain(factory, data, split, config.train_epochs, config.train_lr, config.batch_size, seed=seed)
-    retrain_time = time.perf_counter() - start
-    return data, split, original, gold, retrain_time
+
+
+def _prepare(config: ClassificationUnlearningConfig, scenario: str, seed: int):
+    data = load_data(config, seed)
+    split: ForgetSplit = make_forget_split(
+        data,
+        scenario,
+        fraction=config.forget_fraction,
+        forget_class=config.forget_class,
+        seed=seed,
+        rows=config.forget_rows,
+        forget_classes=config.forget_classes,
+    )
+    original = train_original(config, data, seed)
+    return data, split, original
 
 
 def _tune(config: ClassificationUnlearningConfig, scenario: str) -> tuple[dict[str, float], dict[str, dict]]:
     gaps: dict[str, dict[float, list[float]]] = {m: {lr: [] for lr in config.lr_grid[m]} for m in config.methods}
     for seed in config.tune_seeds:
-        data, split, original, gold, _ = _prepare(config, scenario, seed)
+        data, split, original = _prepare(config, scenario, seed)
+        gold = retrain(
+            _factory(config, data), data, split, config.train_epochs, config.train_lr, config.batch_size, seed
+        )
         reference = evaluate_unlearning(gold, data, split)
         for method in config.methods:
             for lr in config.lr_grid[method]:
@@ -210,30 +242,8 @@ def run_classification_benchmark(
     runs = []
     jobs = [(scenario, seed) for scenario in config.scenarios for seed in config.seeds]
     for scenario, seed in tqdm(jobs, desc="scenario x seed", disable=not progress):
-        data, split, original, gold, retrain_time = _prepare(config, scenario, seed)
-        reference = evaluate_unlearning(gold, data, split)
-        base = {"scenario": scenario, "seed": seed}
-        runs.append({**base, "method": "Retrain", **reference, "gap": 0.0, "runtime_s": retrain_time, "rte": 1.0})
-        metrics = evaluate_unlearning(original, data, split)
-        gap = average_gap(metrics, reference)
-        runs.append({**base, "method": "Original", **metrics, "gap": gap, "runtime_s": 0.0, "rte": 0.0})
-        for method in config.methods:
-            lr = learning_rates[scenario][method]
-            torch.manual_seed(seed)
-            start = time.perf_counter()
-            model = UNLEARNING_METHODS[method](original, data, split, **_method_kwargs(config, method, lr, seed))
-            runtime = time.perf_counter() - start
-            metrics = evaluate_unlearning(model, data, split)
-            runs.append(
-                {
-                    **base,
-                    "method": method,
-                    **metrics,
-                    "gap": average_gap(metrics, reference),
-                    "runtime_s": runtime,
-                    "rte": runtime / retrain_time,
-                }
-            )
+        data, split, original = _prepare(config, scenario, seed)
+        runs += unlearn_and_score(config, data, split, original, learning_rates[scenario], seed, scenario)
     return {
         "config": asdict(config),
         "learning_rates": learning_rates,
@@ -241,6 +251,52 @@ def run_classification_benchmark(
         "runs": runs,
         "summary": _summarise(runs),
     }
+
+
+def unlearn_and_score(
+    config: ClassificationUnlearningConfig,
+    data: ClassificationData,
+    split: ForgetSplit,
+    original: torch.nn.Module,
+    learning_rates: dict[str, float],
+    seed: int,
+    scenario: str,
+) -> list[dict[str, Any]]:
+    """Retrain, Original and every method of `config` on one forget split, scored against Retrain.
+
+    Args:
+        config ([`ClassificationUnlearningConfig`]): Methods and recipes.
+        data ([`ClassificationData`]): The data.
+        split ([`ForgetSplit`]): The forget split.
+        original (`torch.nn.Module`): The original model (see [`train_original`]); it is not modified.
+        learning_rates (`dict[str, float]`): Learning rate per method.
+        seed (`int`): Seed of Retrain and of each method.
+        scenario (`str`): Label written in each row.
+
+    Returns:
+        `list[dict]`: One row per model: `scenario`, `seed`, `method`, UA/RA/TA/MIA, `gap`, `runtime_s`, `rte`.
+    """
+    start = time.perf_counter()
+    gold = retrain(_factory(config, data), data, split, config.train_epochs, config.train_lr, config.batch_size, seed)
+    retrain_time = time.perf_counter() - start
+    reference = evaluate_unlearning(gold, data, split)
+    base = {"scenario": scenario, "seed": seed}
+    runs = [{**base, "method": "Retrain", **reference, "gap": 0.0, "runtime_s": retrain_time, "rte": 1.0}]
+    metrics = evaluate_unlearning(original, data, split)
+    gap = average_gap(metrics, reference)
+    runs.append({**base, "method": "Original", **metrics, "gap": gap, "runtime_s": 0.0, "rte": 0.0})
+    for method in config.methods:
+        torch.manual_seed(seed)
+        start = time.perf_counter()
+        kwargs = _method_kwargs(config, method, learning_rates[method], seed)
+        model = UNLEARNING_METHODS[method](original, data, split, **kwargs)
+        runtime = time.perf_counter() - start
+        metrics = evaluate_unlearning(model, data, split)
+        gap = average_gap(metrics, reference)
+        runs.append(
+            {**base, "method": method, **metrics, "gap": gap, "runtime_s": runtime, "rte": runtime / retrain_time}
+        )
+    return runs
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -262,7 +318,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list
     }
 
 
-_SCENARIO_TITLES = {"class": "Class-wise forgetting", "random": "Random forgetting"}
+_SCENARIO_TITLES = {"class": "Class-wise forgetting", "random": "Random forgetting", "rows": "Given forget set"}
 
 
 def format_markdown(results: dict[str, Any]) -> str:
@@ -273,8 +329,10 @@ def format_markdown(results: dict[str, Any]) -> str:
         title = _SCENARIO_TITLES[scenario]
         if scenario == "random":
             title += f" ({100 * config['forget_fraction']:.0f}%)"
-        else:
+        elif scenario == "class":
             title += f" (class {config['forget_class']})"
+        else:
+            title += f" ({len(config['forget_rows'])} rows)"
         heading = f"### {title}: {config['dataset']}, train fraction {config['train_fraction']}, "
         heading += f"{len(config['seeds'])} seeds (mean ± std)"
         lines += [

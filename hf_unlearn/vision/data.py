@@ -24,6 +24,9 @@ class ClassificationData:
         y_test (`torch.Tensor`): Test labels.
         num_classes (`int`): Number of classes.
         name (`str`): Dataset name.
+        train_rows (`torch.Tensor`, *optional*): For each training example, its row in the full data set as loaded
+            (for digits, the row order of `sklearn.datasets.load_digits()`), so that forget sets can be written as
+            rows other tools can reuse. `None` means the training set is the full data set in order.
     """
 
     x_train: torch.Tensor
@@ -32,6 +35,39 @@ class ClassificationData:
     y_test: torch.Tensor
     num_classes: int
     name: str
+    train_rows: torch.Tensor | None = None
+    total_rows: int | None = None
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the full data set as loaded (`total_rows`, else training plus test examples)."""
+        return self.total_rows if self.total_rows is not None else len(self.y_train) + len(self.y_test)
+
+    def train_positions(self, rows: list[int] | torch.Tensor) -> torch.Tensor:
+        """Positions in the training set of full-data-set `rows`; a `ValueError` names rows that are not training
+        examples here (e.g. test rows of this split).
+
+        Example:
+            >>> data = load_digits_data(seed=0)
+            >>> rows = data.train_rows[[3, 1]].tolist()
+            >>> data.train_positions(rows).tolist()
+            [3, 1]
+        """
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        train_rows = self.train_rows if self.train_rows is not None else torch.arange(len(self.y_train))
+        lookup = torch.full((self.n_rows,), -1, dtype=torch.long)
+        lookup[train_rows] = torch.arange(len(train_rows))
+        outside = rows[(rows < 0) | (rows >= self.n_rows)]
+        if len(outside):
+            raise ValueError(f"rows {outside[:10].tolist()} are outside the data set's {self.n_rows} rows.")
+        positions = lookup[rows]
+        missing = rows[positions < 0]
+        if len(missing):
+            raise ValueError(
+                f"{len(missing)} selected rows (e.g. {missing[:5].tolist()}) are not training examples of this "
+                "train/test split; use the data split (seed, train_fraction) the selection was made on."
+            )
+        return positions
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -46,7 +82,7 @@ class ForgetSplit:
         forget (`torch.Tensor`): Boolean mask over the training set, `True` = forget.
         test (`torch.Tensor`): Boolean mask over the test set used for TA and the MIA shadow non-members (class-wise
             forgetting removes the forgotten class, as the SalUn code does).
-        mode (`str`): `"random"` or `"class"`.
+        mode (`str`): `"random"`, `"class"` or `"rows"` (a given forget set, e.g. a worst-case selection).
     """
 
     forget: torch.Tensor
@@ -86,9 +122,14 @@ def load_digits_data(seed: int = 0, test_fraction: float = 0.2, train_fraction: 
     digits = load_digits()
     x = digits.images.astype(np.float32) / 16.0
     y = digits.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, stratify=y, random_state=seed)
+    rows = np.arange(len(y))  # split alongside: the same permutation as splitting (x, y) alone
+    x_tr, x_te, y_tr, y_te, r_tr, _ = train_test_split(
+        x, y, rows, test_size=test_fraction, stratify=y, random_state=seed
+    )
     if train_fraction < 1.0:
-        x_tr, _, y_tr, _ = train_test_split(x_tr, y_tr, train_size=train_fraction, stratify=y_tr, random_state=seed)
+        x_tr, _, y_tr, _, r_tr, _ = train_test_split(
+            x_tr, y_tr, r_tr, train_size=train_fraction, stratify=y_tr, random_state=seed
+        )
     return ClassificationData(
         x_train=torch.from_numpy(x_tr).unsqueeze(1),
         y_train=torch.from_numpy(y_tr),
@@ -96,6 +137,8 @@ def load_digits_data(seed: int = 0, test_fraction: float = 0.2, train_fraction: 
         y_test=torch.from_numpy(y_te),
         num_classes=10,
         name="digits",
+        train_rows=torch.from_numpy(r_tr),
+        total_rows=len(y),
     )
 
 
@@ -129,11 +172,27 @@ def load_cifar10(root: str, download: bool = False) -> ClassificationData:
 
     x_tr, y_tr = to_tensors(True)
     x_te, y_te = to_tensors(False)
-    return ClassificationData(x_tr, y_tr, x_te, y_te, num_classes=10, name="cifar10")
+    # rows of the full data set = rows of the 50,000-image training set (the test set is separate)
+    return ClassificationData(
+        x_tr,
+        y_tr,
+        x_te,
+        y_te,
+        num_classes=10,
+        name="cifar10",
+        train_rows=torch.arange(len(y_tr)),
+        total_rows=len(y_tr),
+    )
 
 
 def make_forget_split(
-    data: ClassificationData, mode: str = "random", fraction: float = 0.1, forget_class: int = 0, seed: int = 0
+    data: ClassificationData,
+    mode: str = "random",
+    fraction: float = 0.1,
+    forget_class: int = 0,
+    seed: int = 0,
+    rows: list[int] | torch.Tensor | None = None,
+    forget_classes: list[int] | None = None,
 ) -> ForgetSplit:
     """Chooses the forget set.
 
@@ -141,10 +200,14 @@ def make_forget_split(
         data ([`ClassificationData`]): The dataset.
         mode (`str`, *optional*, defaults to `"random"`):
             `"random"`: a uniformly random `fraction` of the training set; `"class"`: every training example of
-            `forget_class` (whose test examples are then left out of TA and the MIA shadow set).
+            `forget_class` (whose test examples are then left out of TA and the MIA shadow set); `"rows"`: the
+            training examples at `rows` of the full data set (see [`ClassificationData.train_positions`]).
         fraction (`float`, *optional*, defaults to `0.1`): Forget fraction for random forgetting, in (0, 1).
         forget_class (`int`, *optional*, defaults to `0`): The class to forget for class-wise forgetting.
         seed (`int`, *optional*, defaults to `0`): Seed of the random choice.
+        rows (`list[int]`, *optional*): Full-data-set rows to forget (mode `"rows"`).
+        forget_classes (`list[int]`, *optional*): With mode `"rows"`, classes whose test examples are left out of
+            TA and the MIA shadow set (a class-wise selection).
 
     Returns:
         [`ForgetSplit`]: Boolean masks over the training and test sets.
@@ -168,8 +231,18 @@ def make_forget_split(
             raise ValueError(f"`forget_class` must be in [0, {data.num_classes}), got {forget_class}.")
         forget = data.y_train == forget_class
         test = data.y_test != forget_class
+    elif mode == "rows":
+        if rows is None:
+            raise ValueError("mode='rows' needs `rows` (full-data-set rows to forget).")
+        forget = torch.zeros(n, dtype=torch.bool)
+        forget[data.train_positions(rows)] = True
+        test = torch.ones(len(data.y_test), dtype=torch.bool)
+        for c in forget_classes or []:
+            if not 0 <= c < data.num_classes:
+                raise ValueError(f"`forget_classes` entries must be in [0, {data.num_classes}), got {c}.")
+            test &= data.y_test != c
     else:
-        raise ValueError(f"`mode` must be 'random' or 'class', got {mode!r}.")
+        raise ValueError(f"`mode` must be 'random', 'class' or 'rows', got {mode!r}.")
     if not forget.any():
         raise ValueError("The forget set is empty: check `fraction` / `forget_class`.")
     if forget.all():
