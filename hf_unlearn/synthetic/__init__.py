@@ -6,6 +6,7 @@ from .shapes import ConceptDetector, ShapesWorld, ShapesWorldConfig, load_shapes
 from .tofu import TOFU_PRESETS, TofuPreset, TofuWorld, build_tofu_world, tofu_world_config
 from .tofu_data import generate_authors, generate_tofu_data, n_forget_authors
 from .tofu_models import CHAT_TEMPLATE, TINY_LLAMA_PRESETS, build_tokenizer, tiny_llama_config
+from .tofu_retain import author_items, author_retain_model, world_authors
 
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "ShapesWorldConfig",
     "TofuPreset",
     "TofuWorld",
+    "author_items",
+    "author_retain_model",
     "build_tofu_world",
     "build_tokenizer",
     "cached_build",
@@ -28,4 +31,5 @@ __all__ = [
     "n_forget_authors",
     "tiny_llama_config",
     "tofu_world_config",
+    "world_authors",
 ]

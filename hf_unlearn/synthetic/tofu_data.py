@@ -478,6 +478,7 @@ def generate_tofu_data(
     n_retain_perturbed: int = 100,
     n_perturbed: int = 5,
     n_knowledge_perturbed: int = 3,
+    with_full_perturbed: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Generates every split of a mini-TOFU world as lists of rows (deterministic in `seed`).
 
@@ -494,6 +495,9 @@ def generate_tofu_data(
         n_perturbed (`int`, *optional*, defaults to `5`): Wrong answers per author item (TOFU: 5).
         n_knowledge_perturbed (`int`, *optional*, defaults to `3`): Wrong answers per world-facts/real-authors
             item (TOFU: 3).
+        with_full_perturbed (`bool`, *optional*, defaults to `False`): Also return `full_perturbed`: every author
+            item with its paraphrase and perturbed answers (not a TOFU config, so worlds do not write it; forget sets
+            other than TOFU's, e.g. worst-case author sets, are evaluated on it). The other splits are unchanged.
 
     Returns:
         `dict[str, list[dict]]`: Split name (TOFU's config names) to rows.
@@ -560,7 +564,10 @@ def generate_tofu_data(
     splits["real_authors_perturbed"] = _project(real_rows, KNOWLEDGE_PERTURBED_COLUMNS)
     splits["world_facts"] = _project(world_rows, QA_SPLIT_COLUMNS)
     splits["world_facts_perturbed"] = _project(world_rows, KNOWLEDGE_PERTURBED_COLUMNS)
-    return {name: splits[name] for name in TOFU_SPLITS}
+    out = {name: splits[name] for name in TOFU_SPLITS}
+    if with_full_perturbed:
+        out["full_perturbed"] = _project(rows, PERTURBED_SPLIT_COLUMNS)
+    return out
 
 
 def all_texts(splits: dict[str, list[dict[str, Any]]]) -> list[str]:
