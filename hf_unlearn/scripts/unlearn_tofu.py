@@ -94,6 +94,15 @@ class ScriptArguments:
     skip_reference_evals: bool = field(
         default=False, metadata={"help": "Do not evaluate the target model (only the retain and unlearned ones)."}
     )
+    forget_set: str | None = field(
+        default=None,
+        metadata={
+            "help": "A selection.json of authors (examples/worstcase_forget_set.py --world tofu) to forget instead "
+            "of --forget_split's: the rest of the authors are the retain set, the forget evaluation uses the "
+            "selected authors' items, and (unless --retain_results is given) a retain model that never saw them is "
+            "trained with the world's recipe and cached. Offline mini-TOFU worlds only."
+        },
+    )
     salun_sparsity: float | None = field(
         default=None,
         metadata={
@@ -179,7 +188,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
+    from ..data import build_forget_retain_dataset, eval_split_for, load_tofu, model_max_length, retain_split_for
     from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
     from ..hub import push_to_hub, resolve_token
 
@@ -212,11 +221,30 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
             world = TofuWorld.from_path(script_args.dataset)
         data: Any = str(world.path)
         model_path = script_args.model or str(world.model_path("target"))
-        retain_name = retain_split_for(script_args.forget_split)
-        if retain_source is None:
-            retain_source = str(world.model_path(retain_name))
+        if script_args.forget_set is not None:  # checked here, before any model is loaded or trained
+            from ..worstcase.tofu import author_set_data, load_tofu_selection
+
+            chosen = load_tofu_selection(script_args.forget_set, world)
+            forget_rows, retain_rows, eval_data = author_set_data(world, chosen["authors"])
+            data = {
+                eval_split_for(script_args.forget_split) if k == "forget10_perturbed" else k: v
+                for k, v in eval_data.items()
+            }
+            if retain_source is None:
+                from ..synthetic import author_retain_model
+
+                with state.main_process_first():
+                    retain_source = str(author_retain_model(world, chosen["authors"], progress=state.is_main_process))
+        elif retain_source is None:
+            retain_source = str(world.model_path(retain_split_for(script_args.forget_split)))
         template = world.template if script_args.template == "auto" else script_args.template
     else:
+        if script_args.forget_set is not None:
+            raise ValueError(
+                "--forget_set needs an offline mini-TOFU world (omit --dataset, or pass a world folder): evaluating an "
+                "arbitrary author set needs paraphrased and perturbed answers for those authors, which TOFU "
+                "publishes only for its own forget splits."
+            )
         data = script_args.dataset
         if script_args.model is None:
             raise ValueError("--model is required with --dataset (the fine-tuned model to unlearn from).")
@@ -231,8 +259,13 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
 
-    forget = load_tofu(data, script_args.forget_split)
-    retain = load_tofu(data, retain_split_for(script_args.forget_split))
+    if script_args.forget_set is not None:
+        from datasets import Dataset
+
+        forget, retain = Dataset.from_list(forget_rows), Dataset.from_list(retain_rows)
+    else:
+        forget = load_tofu(data, script_args.forget_split)
+        retain = load_tofu(data, retain_split_for(script_args.forget_split))
     train_dataset = build_forget_retain_dataset(
         tokenizer,
         forget,
@@ -364,8 +397,10 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         results["settings"] = {
             "method": trainer._name,
             "model": model_path,
-            "data": data,
+            "data": str(world.path) if script_args.forget_set is not None else data,
             "forget_split": script_args.forget_split,
+            "forget_set": script_args.forget_set,
+            "forget_authors": chosen["authors"] if script_args.forget_set is not None else None,
             "retain": str(retain_source) if retain_source is not None else None,
             "num_processes": state.num_processes,
             "salun_sparsity": script_args.salun_sparsity,
@@ -418,7 +453,9 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
             dataset_name="mini-TOFU (hf_unlearn offline world)"
             if is_world(script_args.dataset)
             else script_args.dataset,
-            forget_split=script_args.forget_split,
+            forget_split=script_args.forget_split
+            if script_args.forget_set is None
+            else f"authors {', '.join(chosen['authors'])} (selection file)",
             eval_results={k: v for k, v in card_metrics.items() if v is not None},
             repo_id=training_args.hub_model_id if push else None,
         )

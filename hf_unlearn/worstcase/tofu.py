@@ -24,7 +24,6 @@ import copy
 import json
 import math
 import os
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -43,6 +42,7 @@ __all__ = [
     "author_groups",
     "author_set_data",
     "format_tofu_markdown",
+    "load_tofu_selection",
     "run_worstcase_tofu",
     "select_author_forget_set",
     "select_tofu_forget_set",
@@ -290,3 +290,294 @@ def author_set_data(world: Any, forget_authors: Sequence[str], n_retain_eval: in
         "world_facts_perturbed": world.load_split("world_facts_perturbed").to_list(),
     }
     return forget_rows, retain_rows, data
+
+
+def load_tofu_selection(path: str | os.PathLike, world: Any) -> dict[str, Any]:
+    """Reads an author-level selection file for `world` and checks it before any training: rows in range and unique,
+    the world's size, known authors, and `indices` equal to the rows of `authors` in the `full` split.
+
+    Args:
+        path (`str` or `os.PathLike`): The `selection.json` (or its folder).
+        world ([`~hf_unlearn.synthetic.TofuWorld`]): The world the rows refer to.
+
+    Returns:
+        `dict`: The selection (`authors` sorted).
+    """
+    from .files import load_selection
+
+    full = world.load_split("full")
+    selection = load_selection(path, n_rows=len(full))
+    authors = selection.get("authors")
+    if not authors:
+        raise ValueError(f"{path} has no `authors`: select authors with `worstcase_forget_set.py --world tofu`.")
+    groups = author_groups(full.to_list())
+    unknown = sorted(set(authors) - set(groups))
+    if unknown:
+        raise ValueError(f"{path} names authors {unknown[:5]} that this world does not have.")
+    rows = [i for i, g in enumerate(groups) if g in set(authors)]
+    if rows != selection["indices"]:
+        raise ValueError(
+            f"{path}: `indices` are not the `full` rows of its `authors`; the file was edited or is for another world."
+        )
+    return {**selection, "authors": sorted(authors)}
+
+
+SET_KINDS_TOFU = ("worst", "random", "lowest_loss")
+
+
+def run_worstcase_tofu(
+    output_dir: str | os.PathLike,
+    selection: WorstCaseConfig | None = None,
+    preset: str = "default",
+    world_seed: int = 0,
+    lower_method: str = "graddiff",
+    methods: Sequence[str] = ("ga", "graddiff", "npo", "simnpo"),
+    seeds: Sequence[int] = (0, 1, 2),
+    set_kinds: Sequence[str] = SET_KINDS_TOFU,
+    eval_max_new_tokens: int = 64,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Worst-case vs random vs lowest-loss author sets on mini-TOFU: for each seed and set, a retain model that never
+    saw those authors (trained and cached, [`~hf_unlearn.synthetic.author_retain_model`]), then every method run by
+    the same job as `examples/simnpo_tofu.py --forget_set` (its offline-world recipe, trainer seed = the seed), scored
+    with forget quality against that retain model and model utility.
+
+    Args:
+        output_dir (`str` or `os.PathLike`): A new folder: per-set `selection.json`, retain evaluations, runs.
+        selection ([`WorstCaseConfig`], *optional*): Selection settings (default: budget 4 authors, 5 lower steps at
+            lr 1e-4); its `seed` is replaced by each seed.
+        preset (`str`, *optional*, defaults to `"default"`): The world preset.
+        world_seed (`int`, *optional*, defaults to `0`): The world seed.
+        lower_method (`str`, *optional*, defaults to `"graddiff"`): Lower level of the selection.
+        methods (`Sequence[str]`, *optional*): Registered unlearning methods to compare.
+        seeds (`Sequence[int]`, *optional*, defaults to `(0, 1, 2)`): Seeds (selection, random set, trainer).
+        set_kinds (`Sequence[str]`, *optional*): Among `worst`, `random`, `lowest_loss`.
+        eval_max_new_tokens (`int`, *optional*, defaults to `64`): Generation length of the ROUGE evaluation.
+        progress (`bool`, *optional*, defaults to `True`): Progress bars.
+
+    Returns:
+        `dict`: `runs` (seed, kind, method, forget_quality, model_utility, forget_rouge), `sets` (authors per seed and
+        kind, with retain/target forget quality), `summary` (mean and std per method and kind; forget quality also as
+        mean log10), `overlap`, `cost` (selection seconds vs one run of the lower-level method).
+    """
+    from ..eval import evaluate_tofu, forget_quality, save_json
+    from ..scripts.unlearn_tofu import main as unlearn_main
+    from ..scripts.unlearn_tofu import parse_args as unlearn_args
+    from ..synthetic.tofu_retain import author_retain_model
+    from .files import save_selection
+
+    output_dir = os.fspath(output_dir)
+    if os.path.isdir(output_dir) and os.listdir(output_dir):
+        raise FileExistsError(f"{output_dir} is not empty; choose a new output_dir.")
+    bad = [k for k in set_kinds if k not in SET_KINDS_TOFU]
+    if bad or not set_kinds:
+        raise ValueError(f"`set_kinds` must be a non-empty subset of {SET_KINDS_TOFU}, got {list(set_kinds)}.")
+    selection = selection or WorstCaseConfig(budget=4, lower_steps=5, lower_lr=1e-4)
+    world = _world(preset, world_seed)
+    target, tokenizer = world.load_model("target"), world.load_tokenizer()
+    rows = world.load_split("full").to_list()
+    groups = author_groups(rows)
+    names = list(dict.fromkeys(groups))
+    m = resolve_budget(selection.budget, len(names))
+    evals: dict[tuple[str, ...], dict[str, Any]] = {}
+    sets: dict[str, dict[str, Any]] = {}
+    runs: list[dict[str, Any]] = []
+    cost: list[dict[str, Any]] = []
+
+    def evaluate(model, authors, retain_results=None):
+        _, _, data = author_set_data(world, authors)
+        return evaluate_tofu(
+            model, tokenizer, data, forget_split="forget10", retain_results=retain_results, template=world.template,
+            batch_size=32, max_new_tokens=eval_max_new_tokens, progress=False,
+        )  # fmt: skip
+
+    for seed in seeds:
+        picked: dict[str, list[str]] = {}
+        record = None
+        if "worst" in set_kinds or "lowest_loss" in set_kinds:
+            cfg = WorstCaseConfig(**{**asdict(selection), "seed": seed, "mode": "hardest"})
+            record = select_author_forget_set(
+                target, tokenizer, rows, cfg, lower_method=lower_method, template=world.template, progress=progress
+            )
+            if "worst" in set_kinds:
+                picked["worst"] = record["authors"]
+            if "lowest_loss" in set_kinds:
+                losses = [record["author_losses_original"][a] for a in names]
+                picked["lowest_loss"] = sorted(names[i] for i in lowest_loss_units(losses, m))
+        if "random" in set_kinds:
+            picked["random"] = sorted(names[i] for i in random_units(len(names), m, seed=seed))
+        for kind, authors in picked.items():
+            key = tuple(authors)
+            folder = os.path.join(output_dir, f"seed{seed}_{kind}")
+            sel = {
+                "world": "tofu",
+                "unit": "author",
+                "indices": [i for i, g in enumerate(groups) if g in set(authors)],
+                "n_rows": len(rows),
+                "authors": authors,
+                "budget": m,
+                "mode": "hardest" if kind == "worst" else kind,
+                "settings": {"preset": preset, "world_seed": world_seed, "world": str(world.path), "seed": seed},
+                "trace": record["trace"] if kind == "worst" else [],
+                "seconds": record["seconds"] if kind == "worst" else 0.0,
+            }
+            path = save_selection(os.path.join(folder, "selection.json"), sel)
+            if key not in evals:
+                retain_path = author_retain_model(world, authors, progress=progress)
+                from transformers import AutoModelForCausalLM
+
+                retain_eval = evaluate(AutoModelForCausalLM.from_pretrained(retain_path), authors)
+                tr = retain_eval["per_item"]["forget"]["truth_ratio"]
+                retain_eval["summary"]["forget_quality"] = forget_quality(tr, tr)["forget_quality"]
+                target_eval = evaluate(target, authors, retain_eval)
+                evals[key] = {"retain": retain_eval, "target": target_eval, "retain_model": str(retain_path)}
+            retain_json = os.path.join(folder, "eval_retain.json")
+            save_json(evals[key]["retain"], retain_json)
+            sets.setdefault(str(seed), {})[kind] = {
+                "authors": authors,
+                "retain_model": evals[key]["retain_model"],
+                "target_forget_quality": evals[key]["target"]["summary"]["forget_quality"],
+                "target_model_utility": evals[key]["target"]["summary"]["model_utility"],
+                "retain_model_utility": evals[key]["retain"]["summary"]["model_utility"],
+                "original_forget_nll": sum(record["author_losses_original"][a] for a in authors) / m
+                if record
+                else None,
+            }
+            for method in methods:
+                argv = [
+                    "--forget_set", path, "--retain_results", retain_json, "--preset", preset,
+                    "--world_seed", str(world_seed), "--output_dir", os.path.join(folder, method),
+                    "--seed", str(seed), "--eval_points", "0", "--skip_reference_evals", "true",
+                    "--eval_max_new_tokens", str(eval_max_new_tokens), "--report_to", "none",
+                    "--disable_tqdm", str(not progress).lower(),
+                ]  # fmt: skip
+                script_args, training_args = unlearn_args(argv, method=method)
+                out = unlearn_main(script_args, training_args, method=method)
+                summary = out["unlearned"]
+                runs.append(
+                    {
+                        "seed": seed,
+                        "kind": kind,
+                        "method": method,
+                        "forget_quality": summary["forget_quality"],
+                        "model_utility": summary["model_utility"],
+                        "forget_rouge": summary.get("forget_rouge_l_recall"),
+                        "train_seconds": out["settings"]["train_seconds"],
+                    }
+                )
+                if kind == "worst" and method == lower_method:
+                    cost.append(
+                        {"seed": seed, "selection_s": record["seconds"], "unlearn_s": out["settings"]["train_seconds"]}
+                    )
+    overlap: dict[str, Any] = {
+        kind: mean_pairwise_jaccard([sets[str(s)][kind]["authors"] for s in seeds if kind in sets[str(s)]])
+        for kind in set_kinds
+    }
+    if "worst" in set_kinds and "lowest_loss" in set_kinds:
+        overlap["worst_vs_lowest_loss"] = [
+            jaccard(sets[str(s)]["worst"]["authors"], sets[str(s)]["lowest_loss"]["authors"]) for s in seeds
+        ]
+    results = {
+        "config": {
+            "selection": asdict(selection),
+            "preset": preset,
+            "world_seed": world_seed,
+            "lower_method": lower_method,
+            "methods": list(methods),
+            "seeds": list(seeds),
+            "set_kinds": list(set_kinds),
+            "budget": m,
+            "eval_max_new_tokens": eval_max_new_tokens,
+            "world": str(world.path),
+        },
+        "runs": runs,
+        "sets": sets,
+        "summary": _summarise_tofu(runs),
+        "overlap": overlap,
+        "author_histogram": {
+            kind: group_histogram(
+                range(sum(len(sets[str(s)][kind]["authors"]) for s in seeds)),
+                [a for s in seeds for a in sets[str(s)][kind]["authors"]],
+            )
+            for kind in set_kinds
+        },
+        "cost": cost,
+    }
+    save_json(results, os.path.join(output_dir, "results.json"))
+    return results
+
+
+def _summarise_tofu(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    def mean_std(values: list[float]) -> list[float]:
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        return [mean, std]
+
+    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for method in dict.fromkeys(r["method"] for r in runs):
+        for kind in dict.fromkeys(r["kind"] for r in runs):
+            sel = [r for r in runs if r["method"] == method and r["kind"] == kind]
+            if not sel:
+                continue
+            fq = [r["forget_quality"] for r in sel]
+            out.setdefault(method, {})[kind] = {
+                "log10_forget_quality": mean_std([math.log10(max(v, 1e-300)) for v in fq]),
+                "forget_quality": mean_std(fq),
+                "model_utility": mean_std([r["model_utility"] for r in sel]),
+                "forget_rouge": mean_std([r["forget_rouge"] for r in sel]),
+            }
+    return out
+
+
+def format_tofu_markdown(results: dict[str, Any]) -> str:
+    """Markdown: per method and author-set kind, forget quality (mean log10 ± std, and the median-free mean) and
+    model utility over seeds; then the sets' retain/target numbers, overlaps and cost."""
+    cfg = results["config"]
+    heading = (
+        f"mini-TOFU `{cfg['preset']}` world, budget {cfg['budget']} authors, {len(cfg['seeds'])} seeds (mean ± std); "
+        f"selection: lower level {cfg['lower_method']} x {cfg['selection']['lower_steps']} "
+        f"{cfg['selection']['lower_optimizer']} steps (lr {cfg['selection']['lower_lr']}), "
+        f"{cfg['selection']['upper_steps']} upper steps, w_lr {cfg['selection']['w_lr']} "
+        f"({cfg['selection']['step_normalization']})."
+    )
+    lines = [
+        heading,
+        "",
+        "| Method | Author set | log10 forget quality ↑ | forget quality | model utility ↑ | forget ROUGE-L |",
+        "|---|---|---|---|---|---|",
+    ]
+    titles = {"worst": "worst-case", "random": "random", "lowest_loss": "lowest-loss"}
+    for method, kinds in results["summary"].items():
+        for kind, c in kinds.items():
+            lines.append(
+                f"| {method} | {titles[kind]} | {c['log10_forget_quality'][0]:.2f} ± {c['log10_forget_quality'][1]:.2f}"
+                f" | {c['forget_quality'][0]:.3g} ± {c['forget_quality'][1]:.2g}"
+                f" | {c['model_utility'][0]:.3f} ± {c['model_utility'][1]:.3f}"
+                f" | {c['forget_rouge'][0]:.3f} ± {c['forget_rouge'][1]:.3f} |"
+            )
+    lines += [
+        "",
+        "| seed | set | authors | target FQ | target MU | retain MU | original forget NLL |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for seed, kinds in results["sets"].items():
+        for kind, s in kinds.items():
+            nll = f"{s['original_forget_nll']:.4f}" if s["original_forget_nll"] is not None else "-"
+            lines.append(
+                f"| {seed} | {titles[kind]} | {', '.join(s['authors'])} | {s['target_forget_quality']:.2g} | "
+                f"{s['target_model_utility']:.3f} | {s['retain_model_utility']:.3f} | {nll} |"
+            )
+    lines += ["", "Overlap (Jaccard of author sets; across seeds: mean over pairs):", ""]
+    for key, value in results["overlap"].items():
+        lines.append(f"- {key}: {json.dumps(value)}")
+    if results["cost"]:
+        lines += [
+            "",
+            "| seed | selection (s) | one unlearning run of the lower-level method (s) | ratio |",
+            "|---|---|---|---|",
+        ]
+        for c in results["cost"]:
+            lines.append(
+                f"| {c['seed']} | {c['selection_s']:.1f} | {c['unlearn_s']:.1f} | {c['selection_s'] / c['unlearn_s']:.1f} |"
+            )
+    return "\n".join(lines) + "\n"
