@@ -77,6 +77,11 @@ _import_structure: dict[str, list[str]] = {
         "ClassificationUnlearningConfig",
         "run_classification_benchmark",
     ],
+    "worstcase": [
+        "WorstCaseConfig",
+        "load_selection",
+        "select_forget_set",
+    ],
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,6 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover
         simnpo_loss,
     )
     from .vision import ClassificationUnlearningConfig, run_classification_benchmark
+    from .worstcase import WorstCaseConfig, load_selection, select_forget_set
 
 _name_to_module = {name: module for module, names in _import_structure.items() for name in names}
 
@@ -153,6 +159,7 @@ __all__ = [
     "TofuWorld",
     "UnlearnConfig",
     "UnlearnTrainer",
+    "WorstCaseConfig",
     "__version__",
     "apply_saliency_mask",
     "build_tofu_world",
@@ -164,12 +171,14 @@ __all__ = [
     "get_template",
     "kl_divergence",
     "load_saliency_mask",
+    "load_selection",
     "load_shapes_world",
     "load_tofu",
     "model_utility",
     "npo_loss",
     "run_classification_benchmark",
     "save_saliency_mask",
+    "select_forget_set",
     "sequence_log_probs",
     "sequence_nll",
     "simnpo_loss",
