@@ -441,19 +441,26 @@ def _plan_jobs(world_dir: Path, cfg: dict[str, Any], files: dict[str, str]) -> l
     return jobs
 
 
+def generate_world_splits(cfg: dict[str, Any], with_full_perturbed: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """The data splits of a world config ([`tofu_world_config`]), as the build writes them (see
+    [`~hf_unlearn.synthetic.tofu_data.generate_tofu_data`] for `with_full_perturbed`)."""
+    return generate_tofu_data(
+        n_authors=cfg["n_authors"],
+        seed=cfg["seed"],
+        n_countries=cfg["n_countries"],
+        n_real_authors=cfg["n_real_authors"],
+        n_retain_perturbed=cfg["n_retain_perturbed"],
+        with_full_perturbed=with_full_perturbed,
+    )
+
+
 def _build(world_dir: Path, cfg: dict[str, Any], num_workers: int, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     from .tofu_models import build_tokenizer
 
     t0 = time.perf_counter()
-    splits = generate_tofu_data(
-        n_authors=cfg["n_authors"],
-        seed=cfg["seed"],
-        n_countries=cfg["n_countries"],
-        n_real_authors=cfg["n_real_authors"],
-        n_retain_perturbed=cfg["n_retain_perturbed"],
-    )
+    splits = generate_world_splits(cfg)
     files = _write_dataset(world_dir / "data", splits, cfg)
     tok = build_tokenizer(all_texts(splits), vocab_size=cfg["vocab_size"])
     tok.save_pretrained(world_dir / "tokenizer")

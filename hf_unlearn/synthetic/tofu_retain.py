@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import cached_build
-from .tofu import KNOWLEDGE_SPLITS, TofuWorld, _derive_seed, _run_job
-from .tofu_data import generate_tofu_data
+from .tofu import KNOWLEDGE_SPLITS, TofuWorld, _derive_seed, _run_job, generate_world_splits
 
 
 __all__ = ["RETAIN_MANIFEST", "author_items", "author_retain_model", "world_authors"]
@@ -46,15 +45,7 @@ def author_items(world: TofuWorld) -> list[dict[str, Any]]:
     Returns:
         `list[dict]`: Rows with TOFU's `*_perturbed` columns plus `author` and `attribute`.
     """
-    cfg = world.manifest["config"]
-    splits = generate_tofu_data(
-        n_authors=cfg["n_authors"],
-        seed=cfg["seed"],
-        n_countries=cfg["n_countries"],
-        n_real_authors=cfg["n_real_authors"],
-        n_retain_perturbed=cfg["n_retain_perturbed"],
-        with_full_perturbed=True,
-    )
+    splits = generate_world_splits(world.manifest["config"], with_full_perturbed=True)
     stored = world.load_split("full")
     items = splits["full_perturbed"]
     if len(stored) != len(items) or any(

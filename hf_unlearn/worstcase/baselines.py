@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -25,7 +26,7 @@ import torch
 from .projection import top_m
 
 
-__all__ = ["group_histogram", "jaccard", "lowest_loss_units", "mean_pairwise_jaccard", "random_units"]
+__all__ = ["group_histogram", "jaccard", "lowest_loss_units", "mean_pairwise_jaccard", "mean_std", "random_units"]
 
 
 def random_units(n_units: int, m: int, seed: int = 0) -> list[int]:
@@ -73,3 +74,15 @@ def group_histogram(selected: Iterable[int], groups: Sequence) -> dict[str, int]
     """
     counts = Counter(str(groups[i]) for i in selected)
     return dict(sorted(counts.items()))
+
+
+def mean_std(values: Sequence[float]) -> list[float]:
+    """`[mean, sample standard deviation]` (std 0 for one value), the spread reported over seeds.
+
+    Example:
+        >>> mean_std([1.0, 2.0, 3.0])
+        [2.0, 1.0]
+    """
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return [mean, std]

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, random_units
+from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, mean_std, random_units
 from .projection import resolve_budget
 from .selection import SelectionProblem, WorstCaseConfig, select_forget_set
 
@@ -508,11 +508,6 @@ def run_worstcase_tofu(
 
 
 def _summarise_tofu(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list[float]]]]:
-    def mean_std(values: list[float]) -> list[float]:
-        mean = sum(values) / len(values)
-        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-        return [mean, std]
-
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
     for method in dict.fromkeys(r["method"] for r in runs):
         for kind in dict.fromkeys(r["kind"] for r in runs):

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -52,7 +51,7 @@ from ..vision.benchmark import (
 from ..vision.data import ClassificationData, make_forget_split
 from ..vision.methods import UNLEARNING_METHODS
 from ..vision.metrics import METRIC_NAMES
-from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, random_units
+from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, mean_std, random_units
 from .projection import resolve_budget
 from .selection import SelectionProblem, WorstCaseConfig, select_forget_set
 
@@ -406,12 +405,6 @@ def run_worstcase_classification(
     }
 
 
-def _mean_std(values: list[float]) -> list[float]:
-    mean = sum(values) / len(values)
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return [mean, std]
-
-
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list[float]]]]:
     columns = (*METRIC_NAMES, "gap", "runtime_s", "set_loss")
     grouped: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -420,7 +413,7 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list
         for c in columns:
             cols[c].append(run[c])
     return {
-        m: {k: {c: _mean_std(v) for c, v in cols.items()} for k, cols in kinds.items()} for m, kinds in grouped.items()
+        m: {k: {c: mean_std(v) for c, v in cols.items()} for k, cols in kinds.items()} for m, kinds in grouped.items()
     }
 
 
