@@ -5,7 +5,7 @@ against a retain model that never saw the selected authors (trained and cached p
 seeds; plus the selection's wall time beside one unlearning run of its lower-level method.
 
 All logic is in `hf_unlearn.worstcase.tofu.run_worstcase_tofu`; this script writes `results.json` and `results.md`
-into a new `--output_dir`.
+and `worstcase_tofu.png` into a new `--output_dir`.
 
 Usage:
 
@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> dict:
     import torch
 
     from hf_unlearn.worstcase import WorstCaseConfig
-    from hf_unlearn.worstcase.tofu import format_tofu_markdown, run_worstcase_tofu
+    from hf_unlearn.worstcase.tofu import format_tofu_markdown, plot_tofu_results, run_worstcase_tofu
 
     torch.set_num_threads(1)
     results = run_worstcase_tofu(
@@ -65,6 +65,7 @@ def main(args: argparse.Namespace) -> dict:
     table = format_tofu_markdown(results)
     with open(os.path.join(args.output_dir, "results.md"), "w") as f:
         f.write(table)
+    plot_tofu_results(results, os.path.join(args.output_dir, "worstcase_tofu.png"))
     print(table)
     return results
 

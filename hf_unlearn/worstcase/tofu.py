@@ -43,6 +43,7 @@ __all__ = [
     "author_set_data",
     "format_tofu_markdown",
     "load_tofu_selection",
+    "plot_tofu_results",
     "run_worstcase_tofu",
     "select_author_forget_set",
     "select_tofu_forget_set",
@@ -576,3 +577,30 @@ def format_tofu_markdown(results: dict[str, Any]) -> str:
                 f"| {c['seed']} | {c['selection_s']:.1f} | {c['unlearn_s']:.1f} | {c['selection_s'] / c['unlearn_s']:.1f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def plot_tofu_results(results: dict[str, Any], path: str | os.PathLike) -> None:
+    """Two panels per method and author-set kind (mean ± std over seeds): log10 forget quality and model utility."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(results["summary"])
+    kinds = list(next(iter(results["summary"].values())))
+    width = 0.8 / len(kinds)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, key, label in (
+        (axes[0], "log10_forget_quality", "log10 forget quality (higher = closer to retain)"),
+        (axes[1], "model_utility", "model utility"),
+    ):
+        for j, kind in enumerate(kinds):
+            means = [results["summary"][m][kind][key][0] for m in methods]
+            stds = [results["summary"][m][kind][key][1] for m in methods]
+            ax.bar([i + j * width for i in range(len(methods))], means, width, yerr=stds, capsize=2, label=kind)
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(methods))], methods)
+        ax.set_ylabel(label)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
