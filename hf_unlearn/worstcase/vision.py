@@ -206,6 +206,17 @@ def select_classification_forget_set(
         `dict`: A selection record for [`~hf_unlearn.worstcase.save_selection`]: `indices` (rows of the full data
         set, e.g. of `sklearn.datasets.load_digits()`), `n_rows`, `groups` (class-wise), the class histogram, the
         `settings` (data split seed, train fraction, recipes, selection config), `trace` and `seconds`.
+
+    Example:
+        >>> from hf_unlearn.vision import ClassificationUnlearningConfig
+        >>> record = select_classification_forget_set(
+        ...     ClassificationUnlearningConfig(train_epochs=1, width=4),
+        ...     WorstCaseConfig(budget=1, upper_steps=1, lower_steps=1),
+        ...     unit="class",
+        ...     progress=False,
+        ... )
+        >>> len(record["groups"]), record["n_rows"]
+        (1, 1797)
     """
     data = load_data(benchmark, seed)
     original = train_original(benchmark, data, seed)
@@ -244,6 +255,10 @@ def forget_set_options(path: str | os.PathLike, dataset: str = "digits", data_di
 
     Returns:
         `dict`: `scenarios`, `forget_rows`, `forget_classes`, `data_seed`, `train_fraction`.
+
+    Example:
+        >>> options = forget_set_options("wc_digits/selection.json")  # doctest: +SKIP
+        >>> config = ClassificationUnlearningConfig(**options)  # doctest: +SKIP
     """
     from .files import load_selection
 
@@ -333,6 +348,19 @@ def run_worstcase_classification(
         each kind's sets across seeds, and of worst-case vs its random initialisation / the lowest-loss set);
         `cost` (selection seconds vs one FT run, per seed). Overlaps compare full-data-set rows, so sets selected on
         different train/test splits are comparable.
+
+    Example:
+        >>> from hf_unlearn.vision import ClassificationUnlearningConfig
+        >>> config = WorstCaseClassificationConfig(
+        ...     benchmark=ClassificationUnlearningConfig(train_epochs=1, width=4, unlearn_epochs=1, methods=["FT"]),
+        ...     selection=WorstCaseConfig(budget=1, upper_steps=1, lower_steps=1),
+        ...     unit="class",
+        ...     set_kinds=["worst", "random"],
+        ...     seeds=[0],
+        ... )
+        >>> results = run_worstcase_classification(config, progress=False)
+        >>> sorted(results["summary"]["FT"])
+        ['random', 'worst']
     """
     from tqdm.auto import tqdm
 
