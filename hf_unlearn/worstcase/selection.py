@@ -25,7 +25,7 @@ units of selection weight and the same default works on digits, mini-TOFU and re
   MAD from the median loss) gains or loses `w_lr` of weight per iteration before the projection, so with the
   default `w_lr=0.1` ten iterations can carry it across the whole `[0, 1]` range. Robust to heavy-tailed losses.
 - `"budget"`: `eta = 2 * w_lr * m / ||g - mean(g)||_1`, the rising entries gain `w_lr * m` in total per iteration.
-  Measured on digits (10% budget, random start): the few high-loss outliers absorb almost all of that mass, and
+  Measured on digits (10% budget, random start, seed 0): the few high-loss outliers absorb almost all of that mass, and
   only 1-3 units per iteration entered the top-m (132 of 144 stayed from the random start), which is the pilot's
   "initialisation decides" symptom; with `"mad"` 50-66 stayed.
 - `"none"`: the paper's raw `eta = w_lr`.

@@ -161,8 +161,15 @@ class ClassificationSelectionProblem(SelectionProblem):
         return sorted(train_rows[positions].tolist())
 
     def classes_of(self, units: list[int]) -> list[int]:
-        """The label of each selected unit (for class units, the class itself)."""
-        return list(units) if self.unit == "class" else self.data.y_train[torch.as_tensor(units)].tolist()
+        """The label of every selected training example (for class units: every example of those classes)."""
+        if self.unit == "class":
+            return self.data.y_train[torch.isin(self.data.y_train, torch.as_tensor(units))].tolist()
+        return self.data.y_train[torch.as_tensor(units)].tolist()
+
+
+def _class_histogram(problem: ClassificationSelectionProblem, units: list[int]) -> dict[str, int]:
+    labels = problem.classes_of(units)
+    return group_histogram(range(len(labels)), labels)
 
 
 def selection_record(
@@ -174,7 +181,7 @@ def selection_record(
         "unit": problem.unit,
         "indices": problem.rows(units),
         "n_rows": problem.data.n_rows,
-        "class_histogram": group_histogram(range(len(units)), problem.classes_of(units)),
+        "class_histogram": _class_histogram(problem, units),
         **settings,
     }
     if problem.unit == "class":
@@ -392,7 +399,7 @@ def run_worstcase_classification(
             selections.setdefault(str(seed), {})[kind] = {
                 **picked,
                 "rows": rows,
-                "class_histogram": group_histogram(range(len(picked["units"])), problem.classes_of(picked["units"])),
+                "class_histogram": _class_histogram(problem, picked["units"]),
             }
             if kind == "worst":
                 ft = next(r for r in runs[::-1] if r["method"] == "FT") if "FT" in methods else None
