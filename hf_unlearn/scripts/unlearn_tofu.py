@@ -182,6 +182,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
     from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
     from ..hub import push_to_hub, resolve_token
+    from ..plotting import is_plotting_available
 
     trainer_cls, _ = get_method(method).classes()
     _ = training_args.device  # set up the (distributed) state from the arguments before anything else reads it
@@ -405,7 +406,9 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         }
         if "retain" in results:
             plot_points["retain"] = (results["retain"]["model_utility"], results["retain"]["forget_quality"])
-        if plot_points:
+        if plot_points and not is_plotting_available():
+            print('tradeoff.png skipped: plots need matplotlib (pip install "hf-unlearn[plot]").')
+        elif plot_points:
             plot_tradeoff(
                 plot_points,
                 output_dir / "tradeoff.png",
