@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import hf_unlearn
 
 
@@ -51,3 +53,11 @@ def test_constraints_pin_the_cpu_torch_that_readme_installs():
     assert "torch==" in constraints
     assert "-c constraints.txt" in (ROOT / "README.md").read_text()
     assert "-c constraints.txt" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_plots_without_matplotlib_say_how_to_install(monkeypatch):
+    from hf_unlearn.plotting import pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed: `import matplotlib` fails
+    with pytest.raises(ImportError, match=r"hf-unlearn\[plot\]"):
+        pyplot()
