@@ -69,10 +69,6 @@ class ScriptArguments:
             "retain model. Without it (real data) forget quality is not computed."
         },
     )
-    template: str = field(
-        default="auto",
-        metadata={"help": "QA template: 'auto' (the tokenizer's chat template), 'chat', 'llama2' or 'phi'."},
-    )
     eval_points: int = field(
         default=4,
         metadata={
@@ -217,13 +213,14 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         retain_name = retain_split_for(script_args.forget_split)
         if retain_source is None:
             retain_source = str(world.model_path(retain_name))
-        template = world.template if script_args.template == "auto" else script_args.template
+        template = world.template if training_args.qa_template == "auto" else training_args.qa_template
+        training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
         data, world_label = script_args.dataset, None
         if script_args.model is None:
             raise ValueError("--model is required with --dataset (the fine-tuned model to unlearn from).")
         model_path = script_args.model
-        template = script_args.template
+        template = training_args.qa_template
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
@@ -240,7 +237,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         forget,
         retain,
         template=template,
-        max_length=model_max_length(model),
+        max_length=training_args.max_length or model_max_length(model),
         seed=training_args.pairing_seed,
     )
 
