@@ -20,10 +20,9 @@ def plot_objective(trace: Sequence[dict[str, Any]], path: str | os.PathLike, tit
         path (`str` or `os.PathLike`): The PNG to write.
         title (`str`, *optional*): A title.
     """
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if not trace:
         raise ValueError("The trace is empty: nothing to plot.")

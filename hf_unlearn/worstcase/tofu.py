@@ -581,10 +581,9 @@ def format_tofu_markdown(results: dict[str, Any]) -> str:
 
 def plot_tofu_results(results: dict[str, Any], path: str | os.PathLike) -> None:
     """Two panels per method and author-set kind (mean ± std over seeds): log10 forget quality and model utility."""
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     methods = list(results["summary"])
     kinds = list(next(iter(results["summary"].values())))

@@ -501,10 +501,9 @@ def format_worstcase_markdown(results: dict[str, Any]) -> str:
 def plot_worstcase(results: dict[str, Any], path: str | os.PathLike) -> None:
     """Two panels: the upper objective over iterations (one line per seed and mode), and the average gap to Retrain
     per method and forget-set kind (mean ± std over seeds)."""
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     for seed, kinds in results["selections"].items():
