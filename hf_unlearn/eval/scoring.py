@@ -85,12 +85,19 @@ class SequenceScores:
         num_tokens (`torch.Tensor` of shape `(n,)`): Number of labelled tokens.
         token_logprobs (`list[torch.Tensor]`, *optional*): Log-probabilities of each labelled token (only when
             requested; used by Min-K%-style membership inference).
+        token_logprob_mean (`list[torch.Tensor]`, *optional*): At each labelled position, the mean of `log p(z)` over
+            the model's own next-token distribution, `mu = sum_z p(z) log p(z)` (minus the entropy; only when
+            requested with `return_token_moments=True`; used by Min-K%++).
+        token_logprob_std (`list[torch.Tensor]`, *optional*): At each labelled position, the standard deviation of
+            `log p(z)` under the same distribution, `sqrt(sum_z p(z) (log p(z) - mu)^2)`.
     """
 
     nll: torch.Tensor
     nll_sum: torch.Tensor
     num_tokens: torch.Tensor
     token_logprobs: list[torch.Tensor] | None = None
+    token_logprob_mean: list[torch.Tensor] | None = None
+    token_logprob_std: list[torch.Tensor] | None = None
 
 
 def _device_of(model: Any) -> torch.device:
@@ -116,6 +123,7 @@ def score_sequences(
     pad_token_id: int,
     batch_size: int = 16,
     return_token_logprobs: bool = False,
+    return_token_moments: bool = False,
     progress: bool = False,
     desc: str = "scoring",
 ) -> SequenceScores:
@@ -128,6 +136,9 @@ def score_sequences(
         pad_token_id (`int`): The tokenizer's pad id.
         batch_size (`int`, *optional*, defaults to `16`): Sequences per forward pass.
         return_token_logprobs (`bool`, *optional*, defaults to `False`): Also return per-token log-probabilities.
+        return_token_moments (`bool`, *optional*, defaults to `False`): Also return, at each labelled position, the
+            mean and standard deviation of the log-probabilities under the model's next-token distribution (implies
+            `return_token_logprobs`).
         progress (`bool`, *optional*, defaults to `False`): Show a tqdm bar.
         desc (`str`, *optional*): The bar's label.
 
@@ -155,6 +166,9 @@ def score_sequences(
     nll_sum = torch.empty(n, dtype=torch.float32)
     num_tokens = torch.empty(n, dtype=torch.long)
     token_logprobs: list[torch.Tensor | None] = [None] * n
+    token_mean: list[torch.Tensor | None] = [None] * n
+    token_std: list[torch.Tensor | None] = [None] * n
+    return_token_logprobs = return_token_logprobs or return_token_moments
     batches = _batches_by_length([len(f["input_ids"]) for f in features], batch_size)
     with torch.inference_mode():
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
@@ -183,14 +197,24 @@ def score_sequences(
                 labels = batch["labels"][:, 1:]
                 mask = labels != IGNORE_INDEX
                 picked = logp.gather(-1, labels.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1).cpu()
+                if return_token_moments:
+                    probs = logp.exp()
+                    mean = (probs * logp).sum(-1)
+                    std = (probs * (logp - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
+                    mean, std = mean.cpu(), std.cpu()
                 mask = mask.cpu()
                 for row, i in enumerate(idx):
                     token_logprobs[i] = picked[row][mask[row]]
+                    if return_token_moments:
+                        token_mean[i] = mean[row][mask[row]]
+                        token_std[i] = std[row][mask[row]]
     return SequenceScores(
         nll=nll,
         nll_sum=nll_sum,
         num_tokens=num_tokens,
         token_logprobs=token_logprobs if return_token_logprobs else None,  # type: ignore[arg-type]
+        token_logprob_mean=token_mean if return_token_moments else None,  # type: ignore[arg-type]
+        token_logprob_std=token_std if return_token_moments else None,  # type: ignore[arg-type]
     )
 
 
