@@ -168,7 +168,8 @@ def test_reference_attack(model, tok):
 def test_members_score_higher_after_memorising(tok):
     """Fitting a model to half the texts makes every attack separate them from the other half (AUC 1)."""
     from hf_unlearn.data import pad_batch
-    from hf_unlearn.eval.mia import mia_aucs, mia_scores, tokenize_texts
+    from hf_unlearn.data.muse import tokenize_texts
+    from hf_unlearn.eval.mia import mia_aucs, mia_scores
 
     model = _model(tok, 3)
     members, others = TEXTS[::2], TEXTS[1::2]

@@ -208,39 +208,6 @@ def check_vocab_fits(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
         )
 
 
-def tokenize_texts(
-    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], max_length: int | None = None
-) -> list[dict[str, list[int]]]:
-    """Tokenises whole texts for scoring: every token after the first is scored (labels = input ids).
-
-    Args:
-        tokenizer (`PreTrainedTokenizerBase`): The model's tokenizer (its special tokens, e.g. BOS, are added).
-        texts (`Sequence[str]`): Non-empty strings.
-        max_length (`int`, *optional*): Keep only the first `max_length` tokens (the model's context).
-
-    Returns:
-        `list[dict]`: `input_ids`, `attention_mask` and `labels` per text (the first label is never scored).
-    """
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TypeError(f"texts must be a sequence of strings, got {type(texts).__name__}.")
-    if len(texts) == 0:
-        raise ValueError("texts is empty: there is nothing to score.")
-    features = []
-    for i, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"texts[{i}] must be a non-empty string, got {text!r}.")
-        ids = tokenizer(text, add_special_tokens=True)["input_ids"]
-        if max_length is not None:
-            ids = ids[:max_length]
-        if len(ids) < 2:
-            raise ValueError(
-                f"texts[{i}] ({text[:40]!r}) is {len(ids)} token(s); scoring needs at least 2 (the first token has "
-                "no context to be predicted from)."
-            )
-        features.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": list(ids)})
-    return features
-
-
 def mia_scores_from_features(
     model: PreTrainedModel,
     features: Sequence[dict[str, Sequence[int]]],
@@ -272,9 +239,8 @@ def mia_scores_from_features(
 
     attacks = _check_attacks(attacks, reference_model)
     k = check_k(k)
-    if "zlib" in attacks:
-        if scored_texts is None or len(scored_texts) != len(features):
-            raise ValueError("the zlib attack needs scored_texts: one string per sequence (the scored text).")
+    if "zlib" in attacks and (scored_texts is None or len(scored_texts) != len(features)):
+        raise ValueError("the zlib attack needs scored_texts: one string per sequence (the scored text).")
     needs_moments = "min_k++" in attacks
     was_training = model.training
     model.eval()
@@ -312,9 +278,13 @@ def mia_scores_from_features(
             reference_model.eval()
             try:
                 ref = score_sequences(
-                    reference_model, features, pad_token_id, batch_size=batch_size, progress=progress,
+                    reference_model,
+                    features,
+                    pad_token_id,
+                    batch_size=batch_size,
+                    progress=progress,
                     desc="MIA reference scoring",
-                )  # fmt: skip
+                )
             finally:
                 reference_model.train(was_training)
             out[attack] = ref.nll.double().numpy() - nll
@@ -374,6 +344,7 @@ def mia_scores(
         >>> mia_auc(scores["min_k"][:n], scores["min_k"][n:])  # doctest: +SKIP
     """
     from ..data.collate import require_pad_token
+    from ..data.muse import tokenize_texts
     from ..data.templates import model_max_length
 
     attacks = _check_attacks(attacks, reference_model)
@@ -386,9 +357,16 @@ def mia_scores(
         max_length = model_max_length(model)
     features = tokenize_texts(tokenizer, texts, max_length=max_length)
     return mia_scores_from_features(
-        model, features, pad_id, scored_texts=list(texts), attacks=attacks, k=k, batch_size=batch_size,
-        reference_model=reference_model, progress=progress,
-    )  # fmt: skip
+        model,
+        features,
+        pad_id,
+        scored_texts=list(texts),
+        attacks=attacks,
+        k=k,
+        batch_size=batch_size,
+        reference_model=reference_model,
+        progress=progress,
+    )
 
 
 def mia_aucs(member_scores: dict[str, np.ndarray], nonmember_scores: dict[str, np.ndarray]) -> dict[str, float]:

@@ -90,6 +90,9 @@ class SequenceScores:
             requested with `return_token_moments=True`; used by Min-K%++).
         token_logprob_std (`list[torch.Tensor]`, *optional*): At each labelled position, the standard deviation of
             `log p(z)` under the same distribution, `sqrt(sum_z p(z) (log p(z) - mu)^2)`.
+        token_argmax_match (`list[torch.Tensor]`, *optional*): At each labelled position, whether the model's most
+            likely next token is the label (bool; only with `return_token_argmax_match=True`; used by extraction
+            strength).
     """
 
     nll: torch.Tensor
@@ -98,6 +101,7 @@ class SequenceScores:
     token_logprobs: list[torch.Tensor] | None = None
     token_logprob_mean: list[torch.Tensor] | None = None
     token_logprob_std: list[torch.Tensor] | None = None
+    token_argmax_match: list[torch.Tensor] | None = None
 
 
 def _device_of(model: Any) -> torch.device:
@@ -124,6 +128,7 @@ def score_sequences(
     batch_size: int = 16,
     return_token_logprobs: bool = False,
     return_token_moments: bool = False,
+    return_token_argmax_match: bool = False,
     progress: bool = False,
     desc: str = "scoring",
 ) -> SequenceScores:
@@ -139,6 +144,8 @@ def score_sequences(
         return_token_moments (`bool`, *optional*, defaults to `False`): Also return, at each labelled position, the
             mean and standard deviation of the log-probabilities under the model's next-token distribution (implies
             `return_token_logprobs`).
+        return_token_argmax_match (`bool`, *optional*, defaults to `False`): Also return, at each labelled position,
+            whether the label is the model's argmax prediction.
         progress (`bool`, *optional*, defaults to `False`): Show a tqdm bar.
         desc (`str`, *optional*): The bar's label.
 
@@ -168,7 +175,8 @@ def score_sequences(
     token_logprobs: list[torch.Tensor | None] = [None] * n
     token_mean: list[torch.Tensor | None] = [None] * n
     token_std: list[torch.Tensor | None] = [None] * n
-    return_token_logprobs = return_token_logprobs or return_token_moments
+    token_match: list[torch.Tensor | None] = [None] * n
+    return_token_logprobs = return_token_logprobs or return_token_moments or return_token_argmax_match
     batches = _batches_by_length([len(f["input_ids"]) for f in features], batch_size)
     with torch.inference_mode():
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
@@ -202,12 +210,16 @@ def score_sequences(
                     mean = (probs * logp).sum(-1)
                     std = (probs * (logp - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
                     mean, std = mean.cpu(), std.cpu()
+                if return_token_argmax_match:
+                    match = (logits[:, :-1, :].argmax(-1) == labels).cpu()
                 mask = mask.cpu()
                 for row, i in enumerate(idx):
                     token_logprobs[i] = picked[row][mask[row]]
                     if return_token_moments:
                         token_mean[i] = mean[row][mask[row]]
                         token_std[i] = std[row][mask[row]]
+                    if return_token_argmax_match:
+                        token_match[i] = match[row][mask[row]]
     return SequenceScores(
         nll=nll,
         nll_sum=nll_sum,
@@ -215,6 +227,7 @@ def score_sequences(
         token_logprobs=token_logprobs if return_token_logprobs else None,  # type: ignore[arg-type]
         token_logprob_mean=token_mean if return_token_moments else None,  # type: ignore[arg-type]
         token_logprob_std=token_std if return_token_moments else None,  # type: ignore[arg-type]
+        token_argmax_match=token_match if return_token_argmax_match else None,  # type: ignore[arg-type]
     )
 
 

@@ -259,6 +259,18 @@ def _read_rows(data_dir: Path, files: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _training_features(tok: Any, row: dict[str, Any], max_len: int | None) -> dict[str, list[int]]:
+    """A QA row (`question`, `answer`: answer-only labels, chat template) or a text row (`text`: every token + EOS)."""
+    from ..data.templates import tokenize_qa
+
+    if "text" in row:
+        ids = [*tok(row["text"])["input_ids"], tok.eos_token_id]
+        if max_len is not None and len(ids) > max_len:
+            raise ValueError(f"a training text is {len(ids)} tokens, longer than the model's context ({max_len}).")
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": list(ids)}
+    return tokenize_qa(tok, row["question"], row["answer"], template=TEMPLATE, max_length=max_len)
+
+
 def _run_job(job: dict[str, Any], on_step: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Trains one model as described by `job` and saves it; returns its training record."""
     import torch
@@ -266,7 +278,7 @@ def _run_job(job: dict[str, Any], on_step: Callable[[float], None] | None = None
     from transformers.utils import logging as hf_logging
 
     from ..data.collate import pad_batch
-    from ..data.templates import model_max_length, tokenize_qa
+    from ..data.templates import model_max_length
     from .tofu_models import tiny_llama_config
 
     start = time.perf_counter()
@@ -290,7 +302,7 @@ def _run_job(job: dict[str, Any], on_step: Callable[[float], None] | None = None
             model = LlamaForCausalLM.from_pretrained(job["from"])
         rows = _read_rows(Path(job["data_dir"]), job["files"])
         max_len = model_max_length(model)
-        features = [tokenize_qa(tok, r["question"], r["answer"], template=TEMPLATE, max_length=max_len) for r in rows]
+        features = [_training_features(tok, r, max_len) for r in rows]
         bs = job["batch_size"]
         total = _job_steps(job, len(features))
         optimizer = torch.optim.AdamW(
@@ -346,6 +358,47 @@ def _child_init() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def train_jobs(
+    jobs: Sequence[dict[str, Any]], steps: dict[str, int], num_workers: int, progress: bool, desc: str
+) -> dict[str, dict[str, Any]]:
+    """Runs training jobs (each trains and saves one model) stage by stage, in one process or a spawn pool.
+
+    Jobs of stage 1 may start from the models of stage 0; within a stage, the longest jobs start first. Returns each
+    job's training record by name. The weights do not depend on `num_workers`.
+    """
+    from tqdm.auto import tqdm
+
+    records: dict[str, dict[str, Any]] = {}
+    if num_workers <= 1:
+        bar = tqdm(total=sum(steps.values()), desc=desc, unit="step", disable=not progress)
+        current = ""
+
+        def on_step(loss: float) -> None:
+            bar.update(1)
+            bar.set_postfix(model=current, loss=f"{loss:.3f}", refresh=False)
+
+        for job in sorted(jobs, key=lambda j: j["stage"]):
+            current = job["name"]
+            records[job["name"]] = _run_job(job, on_step=on_step)
+        bar.close()
+        return records
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    bar = tqdm(total=len(jobs), desc=f"{desc} models", unit="model", disable=not progress)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=num_workers, mp_context=ctx, initializer=_child_init) as pool:
+        for stage in sorted({j["stage"] for j in jobs}):
+            stage_jobs = sorted((j for j in jobs if j["stage"] == stage), key=lambda j: -steps[j["name"]])
+            for future in [pool.submit(_run_job, j) for j in stage_jobs]:
+                rec = future.result()
+                records[rec["name"]] = rec
+                bar.update(1)
+                bar.set_postfix_str(rec["name"])
+    bar.close()
+    return records
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -442,8 +495,6 @@ def _plan_jobs(world_dir: Path, cfg: dict[str, Any], files: dict[str, str]) -> l
 
 
 def _build(world_dir: Path, cfg: dict[str, Any], num_workers: int, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
     from .tofu_models import build_tokenizer
 
     t0 = time.perf_counter()
@@ -462,35 +513,10 @@ def _build(world_dir: Path, cfg: dict[str, Any], num_workers: int, progress: boo
     jobs = _plan_jobs(world_dir, cfg, files)
     n_rows = {name: len(rows) for name, rows in splits.items()}
     steps = {j["name"]: _job_steps(j, sum(n_rows[s] for s in j["splits"])) for j in jobs}
-    records: dict[str, dict[str, Any]] = {}
     t_train = time.perf_counter()
-    if num_workers <= 1:
-        bar = tqdm(total=sum(steps.values()), desc="mini-TOFU", unit="step", disable=not progress)
-
-        def on_step(loss: float) -> None:
-            bar.update(1)
-            bar.set_postfix(model=current, loss=f"{loss:.3f}", refresh=False)
-
-        for job in jobs:
-            current = job["name"]
-            records[job["name"]] = _run_job(job, on_step=on_step)
-        bar.close()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        bar = tqdm(total=len(jobs), desc="mini-TOFU models", unit="model", disable=not progress)
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=num_workers, mp_context=ctx, initializer=_child_init) as pool:
-            for stage in (0, 1):
-                stage_jobs = sorted((j for j in jobs if j["stage"] == stage), key=lambda j: -steps[j["name"]])
-                for future in [pool.submit(_run_job, j) for j in stage_jobs]:
-                    rec = future.result()
-                    records[rec["name"]] = rec
-                    bar.update(1)
-                    bar.set_postfix_str(rec["name"])
-        bar.close()
+    records = train_jobs(jobs, steps, num_workers=num_workers, progress=progress, desc="mini-TOFU")
     timings["training"] = round(time.perf_counter() - t_train, 2)
+
     timings["total"] = round(time.perf_counter() - t0, 2)
 
     models = {}
