@@ -242,21 +242,16 @@ def mia_scores_from_features(
     if "zlib" in attacks and (scored_texts is None or len(scored_texts) != len(features)):
         raise ValueError("the zlib attack needs scored_texts: one string per sequence (the scored text).")
     needs_moments = "min_k++" in attacks
-    was_training = model.training
-    model.eval()
-    try:
-        scores = score_sequences(
-            model,
-            features,
-            pad_token_id,
-            batch_size=batch_size,
-            return_token_logprobs="min_k" in attacks,
-            return_token_moments=needs_moments,
-            progress=progress,
-            desc="MIA scoring",
-        )
-    finally:
-        model.train(was_training)
+    scores = score_sequences(
+        model,
+        features,
+        pad_token_id,
+        batch_size=batch_size,
+        return_token_logprobs="min_k" in attacks,
+        return_token_moments=needs_moments,
+        progress=progress,
+        desc="MIA scoring",
+    )
     nll = scores.nll.double().numpy()
     out: dict[str, np.ndarray] = {}
     for attack in attacks:
@@ -274,19 +269,9 @@ def mia_scores_from_features(
                 ]
             )
         elif attack == "reference":
-            was_training = reference_model.training
-            reference_model.eval()
-            try:
-                ref = score_sequences(
-                    reference_model,
-                    features,
-                    pad_token_id,
-                    batch_size=batch_size,
-                    progress=progress,
-                    desc="MIA reference scoring",
-                )
-            finally:
-                reference_model.train(was_training)
+            ref = score_sequences(
+                reference_model, features, pad_token_id, batch_size=batch_size, progress=progress, desc="MIA reference"
+            )
             out[attack] = ref.nll.double().numpy() - nll
     return out
 

@@ -108,16 +108,6 @@ def extraction_strength_of(matches: Sequence[bool] | Any) -> float:
     return 1.0 - k / n
 
 
-def _context(model: Any, tokenizer: Any) -> int | None:
-    from ..data.templates import model_max_length
-
-    ctx = model_max_length(model)
-    tok_ctx = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_ctx, int) and 0 < tok_ctx < 10**7:
-        ctx = tok_ctx if ctx is None else min(ctx, tok_ctx)
-    return ctx
-
-
 def _fit_new_tokens(prompts: Sequence[Sequence[int]], max_new_tokens: int, ctx: int | None, what: str) -> int:
     if ctx is None:
         return max_new_tokens
@@ -161,10 +151,11 @@ def verbmem(
         >>> out = verbmem(model, tokenizer, ["The council of Ashford"], ["voted on Monday."])  # doctest: +SKIP
     """
     from .scoring import generate_greedy
+    from .tofu import _context_length
 
     _check_pairs(prompts, continuations, "prompts", "continuations")
     ids = [tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
-    new_tokens = _fit_new_tokens(ids, max_new_tokens, _context(model, tokenizer), "verbmem")
+    new_tokens = _fit_new_tokens(ids, max_new_tokens, _context_length(model, tokenizer), "verbmem")
     refs = [
         tokenizer.decode(tokenizer(c, add_special_tokens=True)["input_ids"][:max_new_tokens], skip_special_tokens=True)
         for c in continuations
@@ -214,10 +205,11 @@ def knowmem(
         `dict`: `rouge_l_f1` and `rouge_l_recall` (means) and per item `generation`, `rouge_l_f1`, `rouge_l_recall`.
     """
     from .scoring import generate_greedy
+    from .tofu import _context_length
 
     _check_pairs(questions, answers, "questions", "answers")
     ids = [tokenizer(knowmem_prompt(q, icl, answer_prefix), add_special_tokens=True)["input_ids"] for q in questions]
-    new_tokens = _fit_new_tokens(ids, max_new_tokens, _context(model, tokenizer), "knowmem")
+    new_tokens = _fit_new_tokens(ids, max_new_tokens, _context_length(model, tokenizer), "knowmem")
     raw = generate_greedy(
         model, tokenizer, ids, max_new_tokens=new_tokens, batch_size=batch_size, progress=progress, desc="knowmem"
     )
@@ -258,20 +250,15 @@ def extraction_strength(
     """
     from .scoring import score_sequences
 
-    was_training = model.training
-    model.eval()
-    try:
-        scores = score_sequences(
-            model,
-            features,
-            pad_token_id,
-            batch_size=batch_size,
-            return_token_argmax_match=True,
-            progress=progress,
-            desc="extraction strength",
-        )
-    finally:
-        model.train(was_training)
+    scores = score_sequences(
+        model,
+        features,
+        pad_token_id,
+        batch_size=batch_size,
+        return_token_argmax_match=True,
+        progress=progress,
+        desc="extraction strength",
+    )
     return np.array([extraction_strength_of(m) for m in scores.token_argmax_match])
 
 
@@ -371,6 +358,7 @@ def evaluate_muse(
     from ..data.muse import load_muse
     from .mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, check_k, check_vocab_fits, mia_aucs, mia_scores
     from .mia import privleak as privleak_of
+    from .scoring import eval_mode
 
     if not isinstance(data, (str, os.PathLike)) and hasattr(data, "path"):
         data = data.path  # a built world object (`hf_unlearn.synthetic.MuseWorld`)
@@ -403,10 +391,8 @@ def evaluate_muse(
     holdout_texts = [r["text"] for r in rows("privleak", "holdout")]
 
     start = time.perf_counter()
-    was_training = model.training
-    model.eval()
     per_item: dict[str, Any] = {}
-    try:
+    with eval_mode(model):
         vm = verbmem(
             model,
             tokenizer,
@@ -431,27 +417,14 @@ def evaluate_muse(
                 progress=progress,
             )
             per_item[f"knowmem_{which}"] = km[which]["per_item"]
-        forget_scores = mia_scores(
-            model,
-            tokenizer,
-            forget_texts,
-            attacks=MODEL_ATTACKS,
-            k=privleak_k,
-            batch_size=batch_size,
-            progress=progress,
-        )
-        holdout_scores = mia_scores(
-            model,
-            tokenizer,
-            holdout_texts,
-            attacks=MODEL_ATTACKS,
-            k=privleak_k,
-            batch_size=batch_size,
-            progress=progress,
-        )
-        aucs = mia_aucs(forget_scores, holdout_scores)
-        per_item["mia_forget"] = {a: v.tolist() for a, v in forget_scores.items()}
-        per_item["mia_holdout"] = {a: v.tolist() for a, v in holdout_scores.items()}
+        mia = {
+            name: mia_scores(model, tokenizer, texts, attacks=MODEL_ATTACKS, k=privleak_k, batch_size=batch_size,
+                             progress=progress)
+            for name, texts in (("forget", forget_texts), ("holdout", holdout_texts))
+        }  # fmt: skip
+        aucs = mia_aucs(mia["forget"], mia["holdout"])
+        for name, scores in mia.items():
+            per_item[f"mia_{name}"] = {a: v.tolist() for a, v in scores.items()}
         features = []
         for r in verb:
             prompt_ids = tokenizer(r["prompt"], add_special_tokens=True)["input_ids"]
@@ -459,8 +432,6 @@ def evaluate_muse(
             features.append({"input_ids": prompt_ids + gt_ids, "labels": [-100] * len(prompt_ids) + gt_ids})
         es = extraction_strength(model, features, pad_id, batch_size=batch_size, progress=progress)
         per_item["extraction_strength"] = es.tolist()
-    finally:
-        model.train(was_training)
 
     summary: dict[str, Any] = {
         "forget_verbmem_ROUGE": vm["rouge_l_f1"],

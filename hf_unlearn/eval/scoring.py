@@ -22,7 +22,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -104,6 +105,17 @@ class SequenceScores:
     token_argmax_match: list[torch.Tensor] | None = None
 
 
+@contextmanager
+def eval_mode(model: Any) -> Iterator[Any]:
+    """Puts `model` in eval mode inside the block and restores its train/eval mode after (also on errors)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def _device_of(model: Any) -> torch.device:
     import torch
 
@@ -135,7 +147,7 @@ def score_sequences(
     """NLL of the labelled tokens of many tokenised sequences, batched (sorted by length, right padding).
 
     Args:
-        model (`PreTrainedModel`): A causal LM (put in eval mode by the caller; no gradients are taken).
+        model (`PreTrainedModel`): A causal LM (scored in eval mode, its mode restored after; no gradients are taken).
         features (`Sequence[dict]`): Each with `input_ids` and `labels` (and optionally `attention_mask`), e.g. from
             [`~hf_unlearn.data.tokenize_qa`].
         pad_token_id (`int`): The tokenizer's pad id.
@@ -178,7 +190,7 @@ def score_sequences(
     token_match: list[torch.Tensor | None] = [None] * n
     return_token_logprobs = return_token_logprobs or return_token_moments or return_token_argmax_match
     batches = _batches_by_length([len(f["input_ids"]) for f in features], batch_size)
-    with torch.inference_mode():
+    with torch.inference_mode(), eval_mode(model):
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
             rows = []
             for i in idx:

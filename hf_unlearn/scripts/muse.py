@@ -87,7 +87,7 @@ class MuseScriptArguments:
     )
     retain_auc: float | None = field(
         default=None,
-        metadata={"help": "The retain model's Min-K% AUC (forget as members vs holdout) when no retain model is at "
+        metadata={"help": "The retain model's Min-K%% AUC (forget as members vs holdout) when no retain model is at "
                   "hand: MUSE's retrained models give 0.5228 (News) and 0.4607 (Books), i.e. 1 - 0.4772 and "
                   "1 - 0.5393 from muse_bench's constants. Without any, PrivLeak is relative to 0.5."},
     )  # fmt: skip

@@ -38,19 +38,19 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..data.tofu import WORLD_MANIFEST
-from .cache import cached_build
+from .cache import WorldFolder, cached_build
 from .tofu import _derive_seed, _job_steps, train_jobs
 from .tofu_models import TINY_LLAMA_PRESETS
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
 #: Bumped whenever the generator or the training recipe changes what a given config builds.
 MUSE_WORLD_VERSION = 1
@@ -103,9 +103,8 @@ MUSE_PRESETS: dict[str, MusePreset] = {
 }  # fmt: skip
 
 
-@dataclass
-class MuseWorld:
-    """A built mini-MUSE world folder.
+class MuseWorld(WorldFolder):
+    """A built mini-MUSE world folder (models `target`, `retain`, `retain_seed1`, ...; data in MUSE's layout).
 
     Args:
         path (`Path`): The world's root (holds `world.json`).
@@ -116,44 +115,8 @@ class MuseWorld:
         >>> world.load("verbmem", "forget")[0]["prompt"]  # doctest: +SKIP
     """
 
-    path: Path
-    manifest: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike) -> MuseWorld:
-        """Opens a built world folder."""
-        path = Path(path)
-        manifest_file = path / WORLD_MANIFEST
-        if not manifest_file.is_file():
-            raise ValueError(
-                f"{path} is not a mini-MUSE world (no {WORLD_MANIFEST}); build one with build_muse_world."
-            )
-        manifest = json.loads(manifest_file.read_text())
-        if manifest.get("world") != "muse":
-            raise ValueError(f"{path} is a {manifest.get('world')!r} world, not a mini-MUSE world.")
-        return cls(path=path, manifest=manifest)
-
-    @property
-    def data_dir(self) -> Path:
-        """The dataset folder (`datasets` configs `raw`, `verbmem`, `knowmem`, `privleak`, `train`)."""
-        return self.path / "data"
-
-    @property
-    def model_names(self) -> list[str]:
-        """The models in this world, e.g. `["target", "retain", "retain_seed1"]`."""
-        return list(self.manifest["models"])
-
-    def model_path(self, name: str) -> Path:
-        """The folder of model `name`."""
-        if name not in self.manifest["models"]:
-            raise ValueError(f"this world has no model {name!r}; it has {self.model_names}.")
-        return self.path / self.manifest["models"][name]["path"]
-
-    def load_model(self, name: str) -> PreTrainedModel:
-        """Loads model `name` with `AutoModelForCausalLM.from_pretrained`."""
-        from transformers import AutoModelForCausalLM
-
-        return AutoModelForCausalLM.from_pretrained(self.model_path(name))
+    world = "muse"
+    title = "mini-MUSE"
 
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
         """Loads the world's tokenizer."""

@@ -38,19 +38,19 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..data.tofu import WORLD_MANIFEST
-from .cache import cached_build
+from .cache import WorldFolder, cached_build
 from .tofu_data import FORGET_PERCENTS, all_texts, generate_tofu_data, n_forget_authors
 from .tofu_models import TINY_LLAMA_PRESETS
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
 #: Bumped whenever the generator or the training recipe changes what a given config builds.
 TOFU_WORLD_VERSION = 2
@@ -111,8 +111,7 @@ TOFU_PRESETS: dict[str, TofuPreset] = {
 }  # fmt: skip
 
 
-@dataclass
-class TofuWorld:
+class TofuWorld(WorldFolder):
     """A built mini-TOFU world folder.
 
     Args:
@@ -124,46 +123,13 @@ class TofuWorld:
         >>> model = AutoModelForCausalLM.from_pretrained(world.model_path("target"))  # doctest: +SKIP
     """
 
-    path: Path
-    manifest: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike) -> TofuWorld:
-        """Opens a built world folder."""
-        path = Path(path)
-        manifest_file = path / WORLD_MANIFEST
-        if not manifest_file.is_file():
-            raise ValueError(
-                f"{path} is not a mini-TOFU world (no {WORLD_MANIFEST}); build one with build_tofu_world."
-            )
-        return cls(path=path, manifest=json.loads(manifest_file.read_text()))
-
-    @property
-    def data_dir(self) -> Path:
-        """The dataset folder (`datasets.load_dataset(world.data_dir, "forget10", split="train")`)."""
-        return self.path / "data"
-
-    @property
-    def model_names(self) -> list[str]:
-        """The models in this world, e.g. `["base", "target", "retain90", "base_seed1", "retain90_seed1"]`."""
-        return list(self.manifest["models"])
+    world = "tofu"
+    title = "mini-TOFU"
 
     @property
     def template(self) -> str:
         """The prompt template the models were trained with (`"chat"`)."""
         return self.manifest["template"]
-
-    def model_path(self, name: str) -> Path:
-        """The folder of model `name` (`"base"`, `"target"`, `"retain90"`, `"retain90_seed1"`, ...)."""
-        if name not in self.manifest["models"]:
-            raise ValueError(f"this world has no model {name!r}; it has {self.model_names}.")
-        return self.path / self.manifest["models"][name]["path"]
-
-    def load_model(self, name: str) -> PreTrainedModel:
-        """Loads model `name` with `AutoModelForCausalLM.from_pretrained`."""
-        from transformers import AutoModelForCausalLM
-
-        return AutoModelForCausalLM.from_pretrained(self.model_path(name))
 
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
         """Loads the world's tokenizer (every model folder holds the same one)."""
