@@ -260,3 +260,46 @@ def test_bad_input(muse_world, tmp_path):
     small = LlamaForCausalLM(tiny_llama_config("micro", vocab_size=len(tok) - 5))
     with pytest.raises(ValueError, match="embeddings"):
         evaluate_muse(small, tok, muse_world, progress=False)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The MUSE job (examples/simnpo_muse.py)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_simnpo_muse_job_forgets_verbatim_and_keeps_retain_knowledge(muse_world, tmp_path):
+    from hf_unlearn.scripts.muse import main, parse_args
+
+    out = tmp_path / "run"
+    script_args, training_args = parse_args(["--dataset", str(muse_world.path), "--output_dir", str(out),
+                                             "--disable_tqdm", "true"])  # fmt: skip
+    assert (training_args.learning_rate, training_args.beta, training_args.per_device_train_batch_size) == (
+        1e-3,
+        1.0,
+        4,
+    )
+    summaries = main(script_args, training_args)
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) >= {"method", "target", "retain", "unlearned"} and results["method"] == "simnpo"
+    t, u = results["target"], results["unlearned"]
+    assert summaries["unlearned"] == u
+    assert u["forget_verbmem_ROUGE"] < t["forget_verbmem_ROUGE"] - 0.3
+    assert u["retain_knowmem_ROUGE"] > 0.8 * t["retain_knowmem_ROUGE"]
+    card = (out / "model" / "README.md").read_text()
+    assert "privleak" in card and "forget_verbmem_ROUGE" in card
+    assert "| unlearned |" in (out / "results.md").read_text()
+    with pytest.raises(ValueError, match="already holds results.json"):
+        main(*parse_args(["--dataset", str(muse_world.path), "--output_dir", str(out)]))
+
+
+def test_muse_cli_and_script_help():
+    from hf_unlearn.cli import build_parser
+    from hf_unlearn.scripts.muse import make_parser, parse_args
+
+    args = build_parser().parse_args(["build-world", "muse", "--preset", "test", "--output_dir", "w"])
+    assert (args.preset, args.n_retain_seeds) == ("test", 2)
+    args = build_parser().parse_args(["eval", "muse", "--model", "m", "--output_file", "r.json"])
+    assert (args.data, args.privleak_k, args.batch_size) == ("muse-bench/MUSE-News", 0.4, 8)
+    assert "--retain_auc" in make_parser("npo").format_help()
+    with pytest.raises(SystemExit):
+        parse_args(["--method", "dpo"])

@@ -181,7 +181,7 @@ def _add_muse_parser(worlds: Any) -> None:
         default="default",
         choices=sorted(MUSE_PRESETS),
         help="World size: 'test' (6 forget / 12 retain / 6 holdout articles, micro model, about a minute) or "
-        "'default' (24 / 48 / 24 articles, tiny model, minutes on 2 cores).",
+        "'default' (16 / 32 / 16 articles, micro model, a few minutes on 2 cores).",
     )
     p.add_argument(
         "--output_dir",

@@ -90,15 +90,15 @@ class MusePreset:
     min_lr_ratio: float = 0.1
 
 
-#: `test`: the test suite's world (about a minute on one core). `default`: the demo world (minutes on two cores).
+#: `test`: the test suite's world (about a minute on one core). `default`: the demo world (a few minutes on two cores).
 MUSE_PRESETS: dict[str, MusePreset] = {
     "test": MusePreset(
         n_forget=6, n_retain=12, n_holdout=6, n_icl=2, prefix_words=16, vocab_size=512, model="micro",
         epochs=50, lr=3e-3, batch_size=16,
     ),
     "default": MusePreset(
-        n_forget=24, n_retain=48, n_holdout=24, n_icl=3, prefix_words=16, vocab_size=1000, model="tiny",
-        epochs=40, lr=2e-3, batch_size=16,
+        n_forget=16, n_retain=32, n_holdout=16, n_icl=3, prefix_words=16, vocab_size=768, model="micro",
+        epochs=50, lr=3e-3, batch_size=16,
     ),
 }  # fmt: skip
 
