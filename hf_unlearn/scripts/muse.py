@@ -26,32 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .methods import METHODS, get_method
+from .utils import apply_world_recipe, given_options, is_world, load_model_and_tokenizer, with_defaults
 
-__all__ = ["MUSE_METHODS", "MUSE_WORLD_RECIPES", "MuseScriptArguments", "main", "make_parser", "parse_args"]
 
-#: method name -> (trainer, config) classes in `hf_unlearn`.
-MUSE_METHODS = {
-    "simnpo": ("SimNPOTrainer", "SimNPOConfig"),
-    "npo": ("NPOTrainer", "NPOConfig"),
-    "graddiff": ("GradDiffTrainer", "GradDiffConfig"),
-    "ga": ("GradAscentTrainer", "GradAscentConfig"),
-}
-_WORLD_COMMON = {
-    "num_train_epochs": 10.0,
-    "per_device_train_batch_size": 4,
-    "weight_decay": 0.0,
-    "warmup_steps": 0.1,
-    "max_grad_norm": 1.0,
-    "retain_weight": 1.0,
-}
-#: Options applied on the mini-MUSE world unless given on the command line. SimNPO and NPO: chosen among lr
-#: {1e-3, 2e-3} x batch {2, 4} on the `test` world (lower VerbMem on forget with KnowMem on retain within 10% of the
-#: target's); GA / GradDiff are untuned starting points.
-MUSE_WORLD_RECIPES: dict[str, dict[str, Any]] = {
-    "simnpo": {**_WORLD_COMMON, "learning_rate": 1e-3, "beta": 1.0},
-    "npo": {**_WORLD_COMMON, "learning_rate": 1e-3, "beta": 0.1},
-    "graddiff": {**_WORLD_COMMON, "learning_rate": 3e-4},
-    "ga": {**_WORLD_COMMON, "learning_rate": 3e-4},
+__all__ = ["MUSE_WORLD_OVERRIDES", "MuseScriptArguments", "main", "make_parser", "parse_args"]
+
+#: Changes to a method's offline-world recipe (`hf_unlearn.scripts.methods`) on mini-MUSE, applied unless given on
+#: the command line. SimNPO and NPO: chosen among lr {1e-3, 2e-3} x batch {2, 4} on the `test` world (VerbMem on
+#: forget falls most while KnowMem on retain stays within 10% of the target's); other methods: batch 4 only.
+MUSE_WORLD_OVERRIDES: dict[str, dict[str, Any]] = {
+    "simnpo": {"per_device_train_batch_size": 4, "learning_rate": 1e-3},
+    "npo": {"per_device_train_batch_size": 4, "learning_rate": 1e-3},
 }
 
 
@@ -61,7 +47,7 @@ class MuseScriptArguments:
 
     method: str = field(
         default="simnpo",
-        metadata={"help": f"Unlearning method: one of {sorted(MUSE_METHODS)}; its config's options apply."},
+        metadata={"help": f"Unlearning method: one of {sorted(METHODS)} (the registry); its config's options apply."},
     )
     dataset: str | None = field(
         default=None,
@@ -100,21 +86,14 @@ class MuseScriptArguments:
     )
 
 
-def _classes(method: str) -> tuple[type, type]:
-    import hf_unlearn
-
-    if method not in MUSE_METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {sorted(MUSE_METHODS)}.")
-    trainer, config = MUSE_METHODS[method]
-    return getattr(hf_unlearn, trainer), getattr(hf_unlearn, config)
-
-
 def make_parser(method: str = "simnpo"):
     """The `HfArgumentParser` over (`MuseScriptArguments`, the method's config class)."""
     from transformers import HfArgumentParser
 
-    _, config_cls = _classes(method)
-    recipe = ", ".join(f"{k}={v}" for k, v in MUSE_WORLD_RECIPES[method].items())
+    entry = get_method(method)
+    _, config_cls = entry.classes()
+    recipe = {**entry.world_recipe, **MUSE_WORLD_OVERRIDES.get(method, {})}
+    recipe = ", ".join(f"{k}={v}" for k, v in recipe.items())
     return HfArgumentParser(
         (MuseScriptArguments, config_cls),
         description=f"Unlearn MUSE's forget corpus with {config_cls.__name__.removesuffix('Config')}, evaluate the "
@@ -138,16 +117,12 @@ def parse_args(input_args: list[str] | None = None) -> tuple[MuseScriptArguments
 
     argv = list(sys.argv[1:] if input_args is None else input_args)
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--method", default="simnpo", choices=sorted(MUSE_METHODS))
+    pre.add_argument("--method", default="simnpo", choices=sorted(METHODS))
     method = pre.parse_known_args(argv)[0].method
-    if not any(a == "--output_dir" or a.startswith("--output_dir=") for a in argv):
-        argv += ["--output_dir", f"{method}_muse"]
+    argv = with_defaults(argv, f"{method}_muse")
     script_args, training_args = make_parser(method).parse_args_into_dataclasses(args=argv)
-    if script_args.dataset is None or os.path.isdir(script_args.dataset):
-        given = {a[2:].split("=")[0] for a in argv if a.startswith("--")}
-        for key, value in MUSE_WORLD_RECIPES[method].items():
-            if key not in given and hasattr(training_args, key):
-                setattr(training_args, key, value)
+    if is_world(script_args.dataset):
+        apply_world_recipe(training_args, method, given_options(argv), **MUSE_WORLD_OVERRIDES.get(method, {}))
     return script_args, training_args
 
 
@@ -158,15 +133,14 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
         script_args ([`MuseScriptArguments`]): Data, model, evaluation options and the method.
         training_args ([`~hf_unlearn.UnlearnConfig`]): The method's config (from [`parse_args`]).
     """
-    import torch
     from accelerate import PartialState
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from ..data import ForgetRetainDataset, load_muse, model_max_length, tokenize_texts
     from ..eval import evaluate_muse, load_json, muse_table, save_json
 
     method = script_args.method
-    trainer_cls, config_cls = _classes(method)
+    trainer_cls, config_cls = get_method(method).classes()
     if not isinstance(training_args, config_cls):
         raise TypeError(f"--method {method} needs a {config_cls.__name__}, got {type(training_args).__name__}.")
     _ = training_args.device
@@ -176,7 +150,7 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
         raise ValueError(f"{output_dir} already holds results.json; choose a new --output_dir (nothing overwritten).")
 
     retain_source: Any = script_args.retain_results or script_args.retain_model
-    if script_args.dataset is None or os.path.isdir(script_args.dataset):
+    if is_world(script_args.dataset):
         from ..synthetic.muse import MuseWorld, build_muse_world
 
         if script_args.dataset is None:
@@ -194,13 +168,7 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
             raise ValueError("--model is required with --dataset (the target model to unlearn from).")
         model_path = script_args.model
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise ValueError(f"the tokenizer of {model_path} has neither a pad nor an EOS token.")
-        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of every loss and score
-    dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    model, tokenizer, dtype = load_model_and_tokenizer(model_path, training_args)
     max_len = model_max_length(model)
     forget = [r["text"] for r in load_muse(data, "raw", "forget")]
     retain = [r["text"] for r in load_muse(data, "raw", script_args.retain_split)]
@@ -244,11 +212,11 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
         unlearned = evaluate(trainer.model, retain_full)
         save_json(unlearned, output_dir / "eval_unlearned.json")
         summaries["unlearned"] = unlearned["summary"]
-        is_world = os.path.isdir(data)
+        on_world = is_world(script_args.dataset)
         trainer.save_model_card(
             output_dir / "model",
-            base_model=None if is_world else model_path,
-            dataset_name="mini-MUSE (hf_unlearn offline world)" if is_world else data,
+            base_model=None if on_world else model_path,
+            dataset_name="mini-MUSE (hf_unlearn offline world)" if on_world else data,
             forget_split="forget",
             eval_results={k: v for k, v in unlearned["summary"].items() if v is not None},
         )
@@ -256,6 +224,6 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
         save_json(results, output_dir / "results.json")
         table = muse_table({name: {"summary": s} for name, s in summaries.items()})
         (output_dir / "results.md").write_text(table + "\n", encoding="utf-8")
-        print(table)  # noqa: T201
+        print(table)
     state.wait_for_everyone()
     return summaries

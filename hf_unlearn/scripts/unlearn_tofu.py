@@ -33,7 +33,7 @@ from accelerate import PartialState
 from transformers import TrainerCallback
 
 from .methods import WORLD_COMMON, get_method
-from .utils import apply_world_recipe, given_options, is_world, with_defaults
+from .utils import apply_world_recipe, given_options, is_world, load_model_and_tokenizer, with_defaults
 
 
 __all__ = ["ScriptArguments", "TofuTrajectoryCallback", "main", "make_parser", "parse_args"]
@@ -176,8 +176,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         training_args ([`~hf_unlearn.UnlearnConfig`]): The method's config (from [`parse_args`]).
         method (`str`, *optional*, defaults to `"simnpo"`): A registered method name, matching `training_args`.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
     from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
@@ -223,13 +222,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         model_path = script_args.model
         template = script_args.template
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise ValueError(f"the tokenizer of {model_path} has neither a pad nor an EOS token.")
-        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of every loss and score
-    dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    model, tokenizer, dtype = load_model_and_tokenizer(model_path, training_args)
 
     forget = load_tofu(data, script_args.forget_split)
     retain = load_tofu(data, retain_split_for(script_args.forget_split))
