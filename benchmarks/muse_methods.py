@@ -46,6 +46,7 @@ def _cell(values, scale, digits):
 
 def main(args):
     from hf_unlearn.eval import evaluate_muse
+    from hf_unlearn.eval.muse import mark_muse_retain
     from hf_unlearn.scripts.muse import main as run
     from hf_unlearn.scripts.muse import parse_args as run_args
     from hf_unlearn.synthetic.muse import build_muse_world
@@ -55,8 +56,7 @@ def main(args):
     world = build_muse_world(args.preset, seed=args.world_seed, num_workers=2)
     tok = world.load_tokenizer()
     rows = {}
-    retain = evaluate_muse(world.load_model("retain"), tok, world, progress=False)
-    retain["summary"]["privleak"] = 0.0
+    retain = mark_muse_retain(evaluate_muse(world.load_model("retain"), tok, world, progress=False))
     (out / "eval_retain.json").write_text(json.dumps(retain))
     rows["retain"] = [retain["summary"]]
     for name in ("target", "retain_seed1"):

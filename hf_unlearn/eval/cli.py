@@ -183,6 +183,7 @@ def _evaluate(model_arg: str, args: argparse.Namespace, retain_results: Any) -> 
 def run_tofu(args: argparse.Namespace) -> int:
     """Runs `hf-unlearn eval tofu`."""
     from .report import load_json, save_json, tofu_table
+    from .tofu import mark_as_retain
 
     if args.no_progress:
         import datasets
@@ -203,7 +204,7 @@ def run_tofu(args: argparse.Namespace) -> int:
             raise ValueError("--retain_output_file must differ from --output_file.")
         retain_results = _evaluate(args.retain_model, args, retain_results=None)
         # The retain model against itself: forget quality 1 by construction.
-        retain_results = _with_self_forget_quality(retain_results)
+        retain_results = mark_as_retain(retain_results)
         save_json(retain_results, retain_out)
         print(f"wrote {retain_out} ({retain_results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
         rows[f"{args.retain_model} (retain)"] = retain_results
@@ -219,18 +220,6 @@ def run_tofu(args: argparse.Namespace) -> int:
     output.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
     print(table)  # noqa: T201
     return 0
-
-
-def _with_self_forget_quality(results: dict[str, Any]) -> dict[str, Any]:
-    from .tofu import forget_quality
-
-    tr = results["per_item"]["forget"]["truth_ratio"]
-    fq = forget_quality(tr, tr)
-    results["summary"]["forget_quality"] = fq["forget_quality"]
-    results["summary"]["forget_quality_ks_statistic"] = fq["ks_statistic"]
-    if results["summary"].get("privleak") is not None:
-        results["summary"]["privleak"] = 0.0  # PrivLeak is relative to the retain model's own AUC
-    return results
 
 
 def _add_muse_parser(benchmarks: argparse._SubParsersAction) -> None:
@@ -299,7 +288,7 @@ def _add_muse_parser(benchmarks: argparse._SubParsersAction) -> None:
 
 def run_muse(args: argparse.Namespace) -> int:
     """Runs `hf-unlearn eval muse`."""
-    from .muse import evaluate_muse, muse_table
+    from .muse import evaluate_muse, mark_muse_retain, muse_table
     from .report import save_json
 
     output = Path(args.output_file)
@@ -330,11 +319,7 @@ def run_muse(args: argparse.Namespace) -> int:
         retain_out = Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
         if retain_out.resolve() == output.resolve():
             raise ValueError("--retain_output_file must differ from --output_file.")
-        retain_results = run(args.retain_model, None)
-        # The retain model against itself: PrivLeak 0 by construction.
-        retain_results["summary"]["privleak"] = 0.0
-        retain_results["muse"]["privleak"] = 0.0
-        retain_results["retain_min_k_auc"] = retain_results["summary"]["mia_min_k"]
+        retain_results = mark_muse_retain(run(args.retain_model, None))
         save_json(retain_results, retain_out)
         rows[f"{args.retain_model} (retain)"] = retain_results
     results = run(args.model, retain_results)

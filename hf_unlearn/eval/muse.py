@@ -466,6 +466,15 @@ def evaluate_muse(
     }
 
 
+def mark_muse_retain(results: dict[str, Any]) -> dict[str, Any]:
+    """Scores a retain model's [`evaluate_muse`] results against itself, in place: PrivLeak 0 by construction (its
+    own Min-K% AUC is the reference). Returns `results`."""
+    results["summary"]["privleak"] = 0.0
+    results["muse"]["privleak"] = 0.0
+    results["retain_min_k_auc"] = results["summary"]["mia_min_k"]
+    return results
+
+
 def muse_table(rows: Mapping[str, Mapping[str, Any]]) -> str:
     """A Markdown table of MUSE results (x 100 except PrivLeak, as in MUSE's paper), one row per model.
 

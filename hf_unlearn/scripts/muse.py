@@ -138,6 +138,7 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
 
     from ..data import ForgetRetainDataset, load_muse, model_max_length, tokenize_texts
     from ..eval import evaluate_muse, load_json, muse_table, save_json
+    from ..eval.muse import mark_muse_retain
 
     method = script_args.method
     trainer_cls, config_cls = get_method(method).classes()
@@ -190,10 +191,8 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
             if str(retain_source).endswith(".json"):
                 retain_full = load_json(retain_source)
             else:
-                retain_full = evaluate(
-                    AutoModelForCausalLM.from_pretrained(retain_source, dtype=dtype).to(state.device)
-                )
-                retain_full["summary"]["privleak"] = 0.0  # relative to its own AUC
+                retain_model = AutoModelForCausalLM.from_pretrained(retain_source, dtype=dtype).to(state.device)
+                retain_full = mark_muse_retain(evaluate(retain_model))
                 retain_full["model"] = str(retain_source)
                 save_json(retain_full, output_dir / "eval_retain.json")
             summaries["retain"] = retain_full["summary"]

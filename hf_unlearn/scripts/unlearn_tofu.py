@@ -179,7 +179,8 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     from transformers import AutoModelForCausalLM
 
     from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
-    from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
+    from ..eval import evaluate_tofu, load_json, plot_tradeoff, save_json, tofu_table
+    from ..eval.tofu import mark_as_retain
     from ..hub import push_to_hub, resolve_token
 
     trainer_cls, _ = get_method(method).classes()
@@ -260,11 +261,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
                 retain_full = load_json(retain_source)
             else:
                 retain_model = AutoModelForCausalLM.from_pretrained(retain_source, dtype=dtype).to(state.device)
-                retain_full = evaluate(retain_model)
-                tr = retain_full["per_item"]["forget"]["truth_ratio"]
-                fq = forget_quality(tr, tr)  # the retain model against itself: 1 by construction
-                retain_full["summary"]["forget_quality"] = fq["forget_quality"]
-                retain_full["summary"]["forget_quality_ks_statistic"] = fq["ks_statistic"]
+                retain_full = mark_as_retain(evaluate(retain_model))  # FQ 1, PrivLeak 0 by construction
                 retain_full["model"] = str(retain_source)
                 del retain_model
             full["retain"] = retain_full
