@@ -226,6 +226,12 @@ def test_tofu_privacy_metrics_on_the_world(tofu_world):
     )
     ref = res["retain90"]["summary"]["mia_min_k"]
     assert relative["summary"]["privleak"] == pytest.approx(((1 - t["mia_min_k"]) - (1 - ref)) / (1 - ref) * 100)
+    no_holdout = {"forget10_perturbed": tofu_world.load_split("forget10_perturbed").to_list()}
+    with pytest.raises(ValueError, match="holdout split 'holdout10'"):
+        evaluate_tofu(tofu_world.load_model("target"), tok, no_holdout, eval_sets=("forget",), privacy=True)
+    quiet = evaluate_tofu(tofu_world.load_model("target"), tok, no_holdout, eval_sets=("forget",), max_new_tokens=4,
+                          progress=False)  # fmt: skip
+    assert "privleak" not in quiet["summary"]  # no holdout split: privacy metrics are skipped, not guessed
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -536,6 +536,9 @@ def evaluate_tofu(
         if "forget" not in eval_sets:
             raise ValueError("retain_results gives forget quality, which needs the 'forget' eval set.")
         retain_tr = retain_truth_ratios(retain_results, forget_split)
+    holdout_rows = None
+    if "forget" in eval_sets and privacy is not False:
+        holdout_rows = _holdout_rows(data, forget_split, max_items, required=privacy is True)
 
     start = time.perf_counter()
     was_training = model.training
@@ -608,19 +611,17 @@ def evaluate_tofu(
             if eval_set == "forget":
                 forget_rows = rows
         privacy_results = None
-        if "forget" in eval_sets and privacy is not False:
-            holdout_rows = _holdout_rows(data, forget_split, max_items, required=privacy is True)
-            if holdout_rows is not None:
-                privacy_results = tofu_privacy_metrics(
-                    model,
-                    tokenizer,
-                    forget_rows,
-                    holdout_rows,
-                    template=tpl,
-                    retain_results=retain_results,
-                    batch_size=batch_size,
-                    progress=progress,
-                )
+        if holdout_rows is not None:
+            privacy_results = tofu_privacy_metrics(
+                model,
+                tokenizer,
+                forget_rows,
+                holdout_rows,
+                template=tpl,
+                retain_results=retain_results,
+                batch_size=batch_size,
+                progress=progress,
+            )
     finally:
         model.train(was_training)
 
