@@ -401,7 +401,8 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
                 title=f"{trainer._name} on {script_args.forget_split}: forget quality vs model utility",
                 reference_lines={"p = 0.05": 0.05},
             )
-        card_metrics = {k: results["unlearned"][k] for k in ("forget_quality", "model_utility")}
+        card_keys = ("forget_quality", "model_utility", "forget_truth_ratio", "privleak", "extraction_strength")
+        card_metrics = {k: results["unlearned"].get(k) for k in card_keys}  # open-unlearning's names
         trainer.save_model_card(
             model_dir,
             base_model=None if is_world(script_args.dataset) else model_path,
