@@ -10,6 +10,7 @@ over seeds) in `--output_dir`:
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ def parse_args(input_args=None):
     parser.add_argument("--methods", nargs="+", default=["simnpo", "npo"], help="Methods (scripts.muse names).")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="Unlearning seeds.")
     parser.add_argument(
-        "--extra", nargs="*", default=[], help="More options for every run, e.g. --extra --learning_rate 1e-4."
+        "--extra", default="", help='More options for every run, as one string, e.g. --extra "--learning_rate 5e-4".'
     )
     return parser.parse_args(input_args)
 
@@ -68,7 +69,7 @@ def main(args):
         for seed in args.seeds:
             argv = ["--method", method, "--dataset", str(world.path), "--seed", str(seed), "--skip_reference_evals",
                     "--retain_results", str(out / "eval_retain.json"), "--output_dir", str(out / f"{method}_s{seed}"),
-                    "--disable_tqdm", "true", *args.extra]  # fmt: skip
+                    "--disable_tqdm", "true", *shlex.split(args.extra)]  # fmt: skip
             rows[method].append(run(*run_args(argv))["unlearned"])
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
     lines = ["| model | n | " + " | ".join(c[0] for c in KEYS.values()) + " |", "|---" * (len(KEYS) + 2) + "|"]
