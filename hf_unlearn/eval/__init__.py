@@ -8,7 +8,8 @@ Evaluation judges a model however it was made: nothing here imports the trainers
 - `muse`: the MUSE metrics (VerbMem, KnowMem, PrivLeak, extraction strength) and [`evaluate_muse`].
 - `scoring`: batched per-sequence NLL / token log-probs and batched greedy generation (reused by MUSE and MIAs).
 - `report`: JSON, Markdown tables and trade-off plots.
-- `metrics/tofu`: the same TOFU metrics as an `evaluate` module, loadable by path ([`TOFU_METRIC_PATH`]).
+- `metrics/tofu`: the same TOFU metrics as an `evaluate` module, loadable by path ([`TOFU_METRIC_PATH`]; needs the
+  `evaluate` extra). Plots need the `plot` extra (matplotlib).
 """
 
 from pathlib import Path

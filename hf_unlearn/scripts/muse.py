@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -211,13 +212,17 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
         unlearned = evaluate(trainer.model, retain_full)
         save_json(unlearned, output_dir / "eval_unlearned.json")
         summaries["unlearned"] = unlearned["summary"]
-        on_world = is_world(script_args.dataset)
-        trainer.save_model_card(
-            output_dir / "model",
-            base_model=None if on_world else model_path,
-            dataset_name="mini-MUSE (hf_unlearn offline world)" if on_world else data,
+        world_label = None
+        if is_world(script_args.dataset):
+            m = json.loads((Path(data) / "world.json").read_text())
+            world_label = f"{Path(data).name} (mini-MUSE preset {m['preset']}, seed {m['seed']})"
+        trainer.create_model_card(
+            output_dir=output_dir / "model",
+            base_model=model_path,  # kept in the metadata only when it is a Hub id
+            dataset_name=script_args.dataset,
             forget_split="forget",
             eval_results={k: v for k, v in unlearned["summary"].items() if v is not None},
+            world=world_label,
         )
         results = {"method": method, "data": data, "model": model_path, **summaries}
         save_json(results, output_dir / "results.json")
