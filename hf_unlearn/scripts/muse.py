@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from .methods import METHODS, get_method
-from .utils import apply_world_recipe, given_options, is_world, load_model_and_tokenizer, with_defaults
+from .utils import (
+    apply_world_recipe,
+    given_options,
+    is_world,
+    load_model_and_tokenizer,
+    load_retain_results,
+    with_defaults,
+)
 
 
 __all__ = ["MUSE_WORLD_OVERRIDES", "MuseScriptArguments", "main", "make_parser", "parse_args"]
@@ -135,10 +142,9 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
         training_args ([`~hf_unlearn.UnlearnConfig`]): The method's config (from [`parse_args`]).
     """
     from accelerate import PartialState
-    from transformers import AutoModelForCausalLM
 
     from ..data import ForgetRetainDataset, load_muse, model_max_length, tokenize_texts
-    from ..eval import evaluate_muse, load_json, muse_table, save_json
+    from ..eval import evaluate_muse, muse_table, save_json
     from ..eval.muse import mark_muse_retain
 
     method = script_args.method
@@ -189,13 +195,8 @@ def main(script_args: MuseScriptArguments, training_args: Any) -> dict[str, Any]
     if state.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         if retain_source is not None:
-            if str(retain_source).endswith(".json"):
-                retain_full = load_json(retain_source)
-            else:
-                retain_model = AutoModelForCausalLM.from_pretrained(retain_source, dtype=dtype).to(state.device)
-                retain_full = mark_muse_retain(evaluate(retain_model))
-                retain_full["model"] = str(retain_source)
-                save_json(retain_full, output_dir / "eval_retain.json")
+            retain_full = load_retain_results(retain_source, evaluate, mark_muse_retain, dtype, state.device)
+            save_json(retain_full, output_dir / "eval_retain.json")
             summaries["retain"] = retain_full["summary"]
         elif script_args.retain_auc is not None:
             retain_full = script_args.retain_auc

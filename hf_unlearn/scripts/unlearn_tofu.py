@@ -33,7 +33,14 @@ from accelerate import PartialState
 from transformers import TrainerCallback
 
 from .methods import WORLD_COMMON, get_method
-from .utils import apply_world_recipe, given_options, is_world, load_model_and_tokenizer, with_defaults
+from .utils import (
+    apply_world_recipe,
+    given_options,
+    is_world,
+    load_model_and_tokenizer,
+    load_retain_results,
+    with_defaults,
+)
 
 
 __all__ = ["ScriptArguments", "TofuTrajectoryCallback", "main", "make_parser", "parse_args"]
@@ -172,10 +179,9 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         training_args ([`~hf_unlearn.UnlearnConfig`]): The method's config (from [`parse_args`]).
         method (`str`, *optional*, defaults to `"simnpo"`): A registered method name, matching `training_args`.
     """
-    from transformers import AutoModelForCausalLM
 
     from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
-    from ..eval import evaluate_tofu, load_json, plot_tradeoff, save_json, tofu_table
+    from ..eval import evaluate_tofu, plot_tradeoff, save_json, tofu_table
     from ..eval.tofu import mark_as_retain
     from ..hub import push_to_hub, resolve_token
     from ..plotting import is_plotting_available
@@ -256,13 +262,8 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     if state.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         if retain_source is not None:
-            if str(retain_source).endswith(".json"):
-                retain_full = load_json(retain_source)
-            else:
-                retain_model = AutoModelForCausalLM.from_pretrained(retain_source, dtype=dtype).to(state.device)
-                retain_full = mark_as_retain(evaluate(retain_model))  # FQ 1, PrivLeak 0 by construction
-                retain_full["model"] = str(retain_source)
-                del retain_model
+            # FQ 1 and PrivLeak 0 by construction when the retain model is evaluated here
+            retain_full = load_retain_results(retain_source, evaluate, mark_as_retain, dtype, state.device)
             full["retain"] = retain_full
             results["retain"] = _summary(retain_full)
         if not script_args.skip_reference_evals:

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .methods import WORLD_COMMON, get_method
 
 
-__all__ = ["apply_world_recipe", "cpu_flag", "given_options", "is_world", "load_model_and_tokenizer", "with_defaults"]
+__all__ = [
+    "apply_world_recipe",
+    "cpu_flag",
+    "given_options",
+    "is_world",
+    "load_model_and_tokenizer",
+    "load_retain_results",
+    "with_defaults",
+]
 
 
 def is_world(dataset: str | None) -> bool:
@@ -84,3 +93,20 @@ def load_model_and_tokenizer(model_path: str, training_args: Any) -> tuple[Any, 
         tokenizer.pad_token = tokenizer.eos_token
     dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
     return AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype), tokenizer, dtype
+
+
+def load_retain_results(
+    source: str, evaluate: Callable[[Any], dict[str, Any]], mark: Callable[[dict], dict], dtype: Any, device: Any
+) -> dict[str, Any]:
+    """The retain model's evaluation: read from the JSON of an earlier run (`source` ending in `.json`), or computed
+    now by `evaluate(model)` on the model at `source` and scored against itself by `mark` (e.g.
+    `hf_unlearn.eval.tofu.mark_as_retain`)."""
+    from transformers import AutoModelForCausalLM
+
+    from ..eval import load_json
+
+    if str(source).endswith(".json"):
+        return load_json(source)
+    results = mark(evaluate(AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)))
+    results["model"] = str(source)
+    return results
