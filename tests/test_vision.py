@@ -183,7 +183,10 @@ def test_benchmark_summary_markdown_and_files(tmp_path):
         gold = next(r for r in results["runs"] if r["method"] == "Retrain" and r["seed"] == run["seed"])
         assert math.isclose(run["gap"], average_gap(run, gold))
         assert math.isclose(run["rte"], run["runtime_s"] / gold["runtime_s"])
-    assert set(results["tuning"]["class"]["SalUn"]) == {"0.01", "0.1"}
+    assert {row["learning_rate"] for row in results["tuning"]["class"]["SalUn"]} == {0.01, 0.1}
+    for row in results["tuning"]["class"]["SalUn"]:  # numbers (or None when diverged), never formatted strings
+        assert row["diverged"] == (row["gap"] is None) and isinstance(row["gap"], (float, type(None)))
+    assert results["scalars"]["class/SalUn/gap_mean"] == summary["SalUn"]["gap"][0]
     assert results["learning_rates"]["class"]["SalUn"] in (0.01, 0.1)
     table = format_markdown(results)
     assert "| SalUn |" in table and "Avg. Gap" in table
