@@ -133,6 +133,11 @@ class TofuWorld:
         """Opens a built world folder."""
         path = Path(path)
         manifest_file = path / WORLD_MANIFEST
+        if not path.is_dir():
+            raise ValueError(
+                f"{path}: no such folder. Build a mini-TOFU world there with `hf-unlearn build-world tofu "
+                f"--output_dir {path}` (or `build_tofu_world(output_dir=...)`)."
+            )
         if not manifest_file.is_file():
             raise ValueError(
                 f"{path} is not a mini-TOFU world (no {WORLD_MANIFEST}); build one with build_tofu_world."

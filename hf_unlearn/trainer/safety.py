@@ -248,7 +248,8 @@ def claim_output_dir(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     marker = output_dir / RUN_MARKER
-    _write_json_atomic(marker, {"pid": os.getpid(), "resumed": bool(resume_from_checkpoint)})
+    if not _claimed_by_this_process(marker):
+        _write_json_atomic(marker, {"pid": os.getpid(), "resumed": bool(resume_from_checkpoint)})
     return marker
 
 
