@@ -29,11 +29,11 @@ VOCAB = 64
 CASES: dict[str, Callable] = {}
 
 
-def case(area: str, bad_input: str) -> Callable:
-    """Registers a catalogue case; `area` and `bad_input` are its README table row (the message is in the test)."""
+def case(area: str, bad_input: str, fix: str) -> Callable:
+    """Registers a catalogue case: `area`, `bad_input` and the `fix` the message gives are its README table row."""
 
     def register(fn: Callable) -> Callable:
-        fn.area, fn.bad_input = area, bad_input
+        fn.area, fn.bad_input, fn.fix = area, bad_input, fix
         CASES[fn.__name__] = fn
         return fn
 
@@ -129,19 +129,23 @@ def no_evaluation(monkeypatch):
 # LLM trainers and their data
 
 
-@case("data", "empty forget set")
+@case("data", "empty forget set", "pass at least one forget example")
 def empty_forget_set(tmp_path, request):
     with untouched(tmp_path), pytest.raises(ValueError, match=r"forget set is empty.*at least one forget example"):
         ForgetRetainDataset([], RETAIN)
 
 
-@case("data", "forget rows without `input_ids`/`labels` (untokenised QA)")
+@case(
+    "data",
+    "forget rows without `input_ids`/`labels` (untokenised QA)",
+    "tokenise with `build_forget_retain_dataset(tokenizer, forget, retain, template=...)`",
+)
 def missing_token_columns(tmp_path, request):
     with untouched(tmp_path), pytest.raises(ValueError, match=r"needs `input_ids` and `labels`.*build_forget_retain"):
         ForgetRetainDataset([{"question": "q?", "answer": "a."}])
 
 
-@case("data", "TOFU data missing the `answer` column")
+@case("data", "TOFU data missing the `answer` column", "give the data TOFU's `question`/`answer` columns")
 def missing_qa_column(tmp_path, request):
     from datasets import Dataset
 
@@ -151,38 +155,48 @@ def missing_qa_column(tmp_path, request):
         validate_qa_dataset(Dataset.from_list([{"question": "q?"}]), ("question", "answer"), "forget10")
 
 
-@case("data", "zero-length answer (every label -100)")
+@case("data", "zero-length answer (every label -100)", "drop the row, or raise `max_length`")
 def zero_length_answer(tmp_path, request):
     with untouched(tmp_path), pytest.raises(ValueError, match=r"forget\[0\] has no answer tokens.*drop the row"):
         ForgetRetainDataset([{"input_ids": [5, 6, 7], "labels": [-100, -100, -100]}])
 
 
-@case("trainers", "no pad token (tokenizer and model config have neither pad nor eos)")
+@case(
+    "trainers",
+    "no pad token (tokenizer and model config have neither pad nor eos)",
+    "pass `processing_class=tokenizer` with `tokenizer.pad_token` set",
+)
 def no_pad_token(tmp_path, request):
     with untouched(tmp_path), pytest.raises(ValueError, match=r"cannot pad batches.*tokenizer.pad_token"):
         _trainer(tmp_path, model=_model(pad=None))
 
 
-@case("trainers", "a list instead of a ForgetRetainDataset")
+@case("trainers", "a list instead of a ForgetRetainDataset", "build the data with `build_forget_retain_dataset`")
 def wrong_dataset_type(tmp_path, request):
     with untouched(tmp_path), pytest.raises(TypeError, match=r"train_dataset must be.*build_forget_retain_dataset"):
         SimNPOTrainer(_model(), _args(tmp_path), train_dataset=FORGET)
 
 
-@case("trainers", "retain term on, no retain set")
+@case(
+    "trainers", "retain term on, no retain set", "pass a retain set, or `retain_weight=0` / `retain_loss_type='none'`"
+)
 def missing_retain_set(tmp_path, request):
     with untouched(tmp_path), pytest.raises(ValueError, match=r"no retain examples.*retain_weight=0"):
         SimNPOTrainer(_model(), _args(tmp_path), train_dataset=ForgetRetainDataset(FORGET))
 
 
-@case("trainers", "`learning_rate=inf` / `nan` / `0` in the config")
+@case("trainers", "`learning_rate=inf` / `nan` / `0` in the config", "a finite `learning_rate` > 0 (papers: 1e-5)")
 def non_finite_learning_rate_in_config(tmp_path, request):
     for lr in (math.inf, math.nan, 0.0):
         with untouched(tmp_path), pytest.raises(ValueError, match=r"learning_rate must be a finite number > 0"):
             _args(tmp_path, learning_rate=lr)
 
 
-@case("trainers", "`forget_weight=0`, unknown `retain_loss_type`")
+@case(
+    "trainers",
+    "`forget_weight=0`, unknown `retain_loss_type`",
+    "`forget_weight` > 0; `retain_loss_type` in nll / kl / none",
+)
 def bad_loss_weights(tmp_path, request):
     with untouched(tmp_path), pytest.raises(ValueError, match=r"forget_weight=0 would not unlearn.*> 0"):
         _args(tmp_path, forget_weight=0.0)
@@ -190,7 +204,7 @@ def bad_loss_weights(tmp_path, request):
         _args(tmp_path, retain_loss_type="mse")
 
 
-@case("trainers", "`ref_model is model`")
+@case("trainers", "`ref_model is model`", "pass a copy, or `ref_model=None`")
 def reference_is_model(tmp_path, request):
     from hf_unlearn import NPOConfig, NPOTrainer
 
@@ -200,7 +214,11 @@ def reference_is_model(tmp_path, request):
         NPOTrainer(model, args, train_dataset=ForgetRetainDataset(FORGET, RETAIN), ref_model=model)
 
 
-@case("non-finite", "learning rate becomes inf at run time (NaN update)")
+@case(
+    "non-finite",
+    "learning rate becomes inf at run time (NaN update)",
+    "stopped before the update (last finite weights kept, no checkpoint written); set a finite `learning_rate`",
+)
 def inf_learning_rate_at_run_time(tmp_path, request):
     model = _model()
     trainer = _trainer(tmp_path, model=model, save_strategy="steps", save_steps=1)
@@ -217,7 +235,11 @@ def inf_learning_rate_at_run_time(tmp_path, request):
     assert not list((tmp_path / "out").glob("checkpoint-*"))
 
 
-@case("non-finite", "NaN gradients with a finite loss (step 2)")
+@case(
+    "non-finite",
+    "NaN gradients with a finite loss (step 2)",
+    "stopped before the update; checkpoints so far are finite; lower `learning_rate`, keep `max_grad_norm`",
+)
 def nan_gradients_at_step_two(tmp_path, request):
     class NaNGradAtStep2(SimNPOTrainer):
         def forget_loss(self, model, forget, log_probs, num_tokens):
@@ -251,7 +273,11 @@ class SnapshotCallback(TrainerCallback):
         self.store.append(_weights(model))
 
 
-@case("non-finite", "an optimizer step that overflows (finite gradients, inf weights)")
+@case(
+    "non-finite",
+    "an optimizer step that overflows (finite gradients, inf weights)",
+    "stopped; no non-finite checkpoint or model is written; resume from the last checkpoint",
+)
 def overflowing_update(tmp_path, request):
     class Overflowing(torch.optim.SGD):
         def step(self, closure=None):
@@ -277,7 +303,11 @@ def overflowing_update(tmp_path, request):
     assert not list((tmp_path / "out").glob("checkpoint-*"))
 
 
-@case("output folders", "`output_dir` holds another run's checkpoints")
+@case(
+    "output folders",
+    "`output_dir` holds another run's checkpoints",
+    "a new `output_dir`, `resume_from_checkpoint=True`, or `overwrite_output_dir=True`",
+)
 def output_dir_with_checkpoints(tmp_path, request):
     earlier = tmp_path / "out" / "checkpoint-5"
     earlier.mkdir(parents=True)
@@ -290,7 +320,11 @@ def output_dir_with_checkpoints(tmp_path, request):
         trainer.train()
 
 
-@case("output folders", "a second job starts in the `output_dir` of a running one")
+@case(
+    "output folders",
+    "a second job starts in the `output_dir` of a running one",
+    "a new `output_dir` (or `overwrite_output_dir=True` once that job is gone)",
+)
 def output_dir_claimed_by_another_job(tmp_path, request):
     out = tmp_path / "out"
     out.mkdir()
@@ -299,7 +333,11 @@ def output_dir_claimed_by_another_job(tmp_path, request):
         _trainer(tmp_path).train()
 
 
-@case("checkpoints", "`resume_from_checkpoint=True`, only an incomplete checkpoint (kill during its save)")
+@case(
+    "checkpoints",
+    "`resume_from_checkpoint=True`, only an incomplete checkpoint (kill during its save)",
+    "start anew (drop `resume_from_checkpoint`) or pass a complete checkpoint",
+)
 def resume_with_only_incomplete_checkpoint(tmp_path, request):
     partial = tmp_path / "out" / "checkpoint-2"
     partial.mkdir(parents=True)
@@ -309,7 +347,11 @@ def resume_with_only_incomplete_checkpoint(tmp_path, request):
         trainer.train(resume_from_checkpoint=True)
 
 
-@case("checkpoints", "`resume_from_checkpoint=<path>` of a checkpoint whose save was killed")
+@case(
+    "checkpoints",
+    "`resume_from_checkpoint=<path>` of a checkpoint whose save was killed",
+    "`resume_from_checkpoint=True` (the last complete one, named in the error)",
+)
 def resume_from_incomplete_path(tmp_path, request):
     _trainer(tmp_path, save_strategy="steps", save_steps=2, max_steps=2).train()
     partial = tmp_path / "out" / "checkpoint-4"
@@ -320,7 +362,11 @@ def resume_from_incomplete_path(tmp_path, request):
         trainer.train(resume_from_checkpoint=str(partial))
 
 
-@case("saving", "`save_model` on a model with NaN weights, into an existing model folder")
+@case(
+    "saving",
+    "`save_model` on a model with NaN weights, into an existing model folder",
+    "nothing written; resume from the last checkpoint with a lower `learning_rate`",
+)
 def save_non_finite_model(tmp_path, request):
     user_model = _saved_model(tmp_path / "model")
     trainer = _trainer(tmp_path)
@@ -330,7 +376,11 @@ def save_non_finite_model(tmp_path, request):
         trainer.save_model(str(user_model))
 
 
-@case("saving", "`save_model` fails half-way (disk full, kill) over an existing model")
+@case(
+    "saving",
+    "`save_model` fails half-way (disk full, kill) over an existing model",
+    "the earlier model stays whole; the next save removes `<dir>.saving` and publishes",
+)
 def save_model_interrupted(tmp_path, request, monkeypatch):
     user_model = _saved_model(tmp_path / "model")
     trainer = _trainer(tmp_path)
@@ -357,7 +407,11 @@ def save_model_interrupted(tmp_path, request, monkeypatch):
 # the evaluator (`hf-unlearn eval tofu`) and the unlearning job's arguments
 
 
-@case("evaluator", "`--model` is a local path that does not exist (with `--retain_model`)")
+@case(
+    "evaluator",
+    "`--model` is a local path that does not exist (with `--retain_model`)",
+    '"no such folder", before the retain model is evaluated',
+)
 def eval_missing_model_folder(tmp_path, request):
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
@@ -366,7 +420,11 @@ def eval_missing_model_folder(tmp_path, request):
         _eval([*argv, "--output_file", str(tmp_path / "r.json")])
 
 
-@case("evaluator", "`--data` is a world folder that does not exist")
+@case(
+    "evaluator",
+    "`--data` is a world folder that does not exist",
+    '"no such folder"; build it with `hf-unlearn build-world tofu --output_dir ...`',
+)
 def eval_missing_world(tmp_path, request):
     request.getfixturevalue("no_evaluation")
     with untouched(tmp_path), pytest.raises(ValueError, match=r"--data .*no such folder.*build-world tofu"):
@@ -382,7 +440,11 @@ def eval_missing_world(tmp_path, request):
         )
 
 
-@case("evaluator", "`--model` is a folder with no `config.json`")
+@case(
+    "evaluator",
+    "`--model` is a folder with no `config.json`",
+    "pass the folder written by `save_pretrained` / `trainer.save_model`",
+)
 def eval_folder_is_not_a_model(tmp_path, request):
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
@@ -393,7 +455,11 @@ def eval_folder_is_not_a_model(tmp_path, request):
         )
 
 
-@case("evaluator", "`--model` names no model of the world")
+@case(
+    "evaluator",
+    "`--model` names no model of the world",
+    "one of the world's model names (listed in the error) or a folder",
+)
 def eval_unknown_world_model(tmp_path, request):
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
@@ -404,7 +470,11 @@ def eval_unknown_world_model(tmp_path, request):
         _eval(["--model", "retain42", "--data", str(world.path), "--output_file", str(tmp_path / "r.json")])
 
 
-@case("evaluator", "`--retain_results` file does not exist")
+@case(
+    "evaluator",
+    "`--retain_results` file does not exist",
+    "the JSON of an earlier `--retain_model` run, or `--retain_model`",
+)
 def eval_missing_retain_results(tmp_path, request):
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
@@ -413,7 +483,7 @@ def eval_missing_retain_results(tmp_path, request):
         _eval([*argv, "--output_file", str(tmp_path / "r.json")])
 
 
-@case("evaluator", "`--output_file` exists (an earlier result)")
+@case("evaluator", "`--output_file` exists (an earlier result)", "a new `--output_file`, or `--overwrite`")
 def eval_output_exists(tmp_path, request):
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
@@ -422,7 +492,11 @@ def eval_output_exists(tmp_path, request):
         _eval(["--model", "target", "--data", str(world.path), "--output_file", str(tmp_path / "r.json")])
 
 
-@case("evaluator", "a Hub id that is not cached, offline (`HF_HUB_OFFLINE=1`)")
+@case(
+    "evaluator",
+    "a Hub id that is not cached, offline (`HF_HUB_OFFLINE=1`)",
+    "go online once to download it, or pass a local folder",
+)
 def eval_hub_id_offline(tmp_path, request):
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
@@ -436,7 +510,11 @@ def _simnpo_job(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
 
 
-@case("unlearning job", "`--dataset worlds/tofu` that was never built")
+@case(
+    "unlearning job",
+    "`--dataset worlds/tofu` that was never built",
+    '"no such folder"; build the world, or leave `--dataset` out (not "--model is required")',
+)
 def job_missing_world(tmp_path, request):
     with untouched(tmp_path):
         proc = _simnpo_job(tmp_path, "--dataset", "worlds/tofu")
@@ -445,7 +523,7 @@ def job_missing_world(tmp_path, request):
     assert "build-world tofu" in proc.stderr and "--model is required" not in proc.stderr
 
 
-@case("unlearning job", "a Hub `--dataset` without `--model`")
+@case("unlearning job", "a Hub `--dataset` without `--model`", "pass `--model`")
 def job_hub_dataset_without_model(tmp_path, request, monkeypatch):
     from hf_unlearn.sources import check_unlearning_sources
 
@@ -454,7 +532,9 @@ def job_hub_dataset_without_model(tmp_path, request, monkeypatch):
         check_unlearning_sources("locuslab/TOFU", None, None)
 
 
-@case("Hub", "`--push_to_hub` with no token (no login, no `HF_TOKEN`)")
+@case(
+    "Hub", "`--push_to_hub` with no token (no login, no `HF_TOKEN`)", "`hf auth login`, `HF_TOKEN`, or `--hub_token`"
+)
 def push_without_token(tmp_path, request, monkeypatch):
     from hf_unlearn.hub import resolve_token
 
@@ -482,7 +562,11 @@ def _salun_trainer(tmp_path, callback):
     return Trainer(model=_model(), args=args, train_dataset=data, callbacks=[callback])
 
 
-@case("SalUn", "forget set without `labels` (was `KeyError: 'loss'`)")
+@case(
+    "SalUn",
+    "forget set without `labels` (was `KeyError: 'loss'`)",
+    "give forget examples `labels` (`tokenize_qa`) or pass `loss_fn=`",
+)
 def salun_forget_without_labels(tmp_path, request):
     from hf_unlearn import SalUnMask
 
@@ -491,7 +575,7 @@ def salun_forget_without_labels(tmp_path, request):
         SalUnMask(forget_dataset=rows)
 
 
-@case("SalUn", "a mask entry of the wrong shape")
+@case("SalUn", "a mask entry of the wrong shape", "recompute the mask on the model you train")
 def salun_mask_wrong_shape(tmp_path, request):
     from hf_unlearn import SalUnMask
 
@@ -503,7 +587,7 @@ def salun_mask_wrong_shape(tmp_path, request):
         _salun_trainer(tmp_path, SalUnMask(mask)).train()
 
 
-@case("SalUn", "a mask of another model (unknown parameter name)")
+@case("SalUn", "a mask of another model (unknown parameter name)", "recompute the mask on the model you train")
 def salun_mask_of_another_model(tmp_path, request):
     from hf_unlearn import SalUnMask
 
@@ -511,7 +595,11 @@ def salun_mask_of_another_model(tmp_path, request):
         _salun_trainer(tmp_path, SalUnMask({"encoder.weight": torch.ones(2, dtype=torch.bool)})).train()
 
 
-@case("SalUn", "`sparsity=0`, empty forget set, neither / both of `mask` and `forget_dataset`")
+@case(
+    "SalUn",
+    "`sparsity=0`, empty forget set, neither / both of `mask` and `forget_dataset`",
+    "`sparsity` in (0, 1]; exactly one of `mask` / `forget_dataset`",
+)
 def salun_bad_arguments(tmp_path, request):
     from hf_unlearn import SalUnMask
 
@@ -524,7 +612,7 @@ def salun_bad_arguments(tmp_path, request):
             SalUnMask()
 
 
-@case("SalUn", "`save_path` of an existing mask file (a new run)")
+@case("SalUn", "`save_path` of an existing mask file (a new run)", "a new `save_path`, or reuse the file with `mask=`")
 def salun_save_path_exists(tmp_path, request):
     from hf_unlearn import SalUnMask
 
@@ -551,7 +639,11 @@ def _clip_config(**kw):
     return CLIPTextConfig(**defaults)
 
 
-@case("AdvUnlearn", "a text encoder of another world (hidden size differs from the UNet's cross-attention)")
+@case(
+    "AdvUnlearn",
+    "a text encoder of another world (hidden size differs from the UNet's cross-attention)",
+    "load it with the pipeline it was trained from (named in its model card)",
+)
 def advunlearn_encoder_of_another_world(tmp_path, request):
     from types import SimpleNamespace
 
@@ -566,7 +658,11 @@ def advunlearn_encoder_of_another_world(tmp_path, request):
         check_text_encoder_fits(_clip_config(), unet, build_tokenizer(), "esd/text_encoder")
 
 
-@case("AdvUnlearn", "a text encoder whose vocabulary is smaller than the tokenizer's")
+@case(
+    "AdvUnlearn",
+    "a text encoder whose vocabulary is smaller than the tokenizer's",
+    "load it with the pipeline it was trained from",
+)
 def advunlearn_encoder_vocab_too_small(tmp_path, request):
     from types import SimpleNamespace
 
@@ -582,7 +678,9 @@ def advunlearn_encoder_vocab_too_small(tmp_path, request):
         check_text_encoder_fits(_clip_config(vocab_size=10), unet, tokenizer)
 
 
-@case("worlds", "a world folder that does not exist")
+@case(
+    "worlds", "a world folder that does not exist", '"no such folder"; `hf-unlearn build-world tofu --output_dir ...`'
+)
 def world_missing_folder(tmp_path, request):
     from hf_unlearn.synthetic import TofuWorld
 
@@ -590,7 +688,11 @@ def world_missing_folder(tmp_path, request):
         TofuWorld.from_path(tmp_path / "worlds" / "tofu")
 
 
-@case("worlds", "unknown preset, unknown option, `num_workers=0`")
+@case(
+    "worlds",
+    "unknown preset, unknown option, `num_workers=0`",
+    "a preset / option listed in the error; `num_workers` >= 1",
+)
 def world_bad_options(tmp_path, request):
     from hf_unlearn.synthetic import build_tofu_world
 
@@ -603,7 +705,11 @@ def world_bad_options(tmp_path, request):
             build_tofu_world("test", cache_dir=tmp_path, num_workers=0)
 
 
-@case("classification", "forget budget larger than the data (`fraction=1.5`), a class that does not exist")
+@case(
+    "classification",
+    "forget budget larger than the data (`fraction=1.5`), a class that does not exist",
+    "`fraction` in (0, 1); `forget_class` in [0, 10)",
+)
 def forget_budget_larger_than_data(tmp_path, request):
     from hf_unlearn.vision import load_digits_data, make_forget_split
 
@@ -636,8 +742,8 @@ def test_the_catalogue_is_large_enough():
 
 def markdown_table() -> str:
     """The README troubleshooting table, from the catalogue."""
-    rows = ["| area | bad input or fault | case in `tests/test_bad_inputs.py` |", "|---|---|---|"]
-    rows += [f"| {fn.area} | {fn.bad_input} | `{name}` |" for name, fn in CASES.items()]
+    rows = ["| area | bad input or fault | what the error says to do | test case |", "|---|---|---|---|"]
+    rows += [f"| {fn.area} | {fn.bad_input} | {fn.fix} | `{name}` |" for name, fn in CASES.items()]
     return "\n".join(rows)
 
 

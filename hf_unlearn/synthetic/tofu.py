@@ -449,7 +449,8 @@ def _plan_jobs(world_dir: Path, cfg: dict[str, Any], files: dict[str, str]) -> l
 
 #: Measured build times (training only) on a 2-core CPU, quoted in the message printed while a world builds.
 TYPICAL_BUILD_TIMES = {
-    "default": "4 min 19 s with 2 workers on an idle 2-core CPU (README measurement); up to 4x longer on a busy one",
+    "default": "4 min 19 s with 2 workers on an idle 2-core CPU (README, fresh clone), and 21 min 40 s on a 2-core "
+    "CPU shared with four other jobs (a build's world.json timings)",
 }
 
 
