@@ -340,7 +340,8 @@ class NonFiniteGuard(TrainerCallback):
     """Stops training before a non-finite update reaches the weights.
 
     Before each optimizer step it checks the gradients (after clipping, and after the DDP all-reduce, so every rank
-    decides alike) and the learning rates; after each step it checks the weights. On a non-finite value it raises
+    decides alike; not under fp16, whose gradient scaler skips such steps itself) and the learning rates; after each
+    step it checks the weights. On a non-finite value it raises
     `FloatingPointError` naming the step, the fix and where the last finite weights are. The unlearning trainers add
     it themselves; it also works with any `Trainer`.
 
@@ -377,6 +378,8 @@ class NonFiniteGuard(TrainerCallback):
                         "every weight non-finite. It was not applied; the model holds its last finite weights. Set "
                         "learning_rate to a finite positive value."
                     )
+        if getattr(args, "fp16", False):  # fp16's gradient scaler skips steps with inf gradients by design
+            return
         grads = [p.grad for p in model.parameters() if p.grad is not None] if model is not None else []
         if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
             raise FloatingPointError(
