@@ -533,6 +533,26 @@ def job_hub_dataset_without_model(tmp_path, request, monkeypatch):
 
 
 @case(
+    "unlearning job",
+    "LoRA job: `--forget_file` that does not exist; a `--model` folder that is not a model",
+    '"no such file" / "not a saved model", before any model is loaded',
+)
+def lora_job_missing_files(tmp_path, request):
+    from hf_unlearn.scripts.lora_unlearn import main, parse_args
+
+    base = _saved_model(tmp_path / "base")
+    (tmp_path / "not_a_model").mkdir()
+    argv = ["--forget_file", str(tmp_path / "forget.jsonl"), "--output_dir", str(tmp_path / "job")]
+    with untouched(tmp_path), pytest.raises(ValueError, match=r"--forget_file '.*forget.jsonl': no such file"):
+        main(*parse_args(["--model", str(base), *argv]))
+    with (
+        untouched(tmp_path),
+        pytest.raises(ValueError, match=r"--model '.*not_a_model' is a folder but holds no config"),
+    ):
+        main(*parse_args(["--model", str(tmp_path / "not_a_model"), *argv]))
+
+
+@case(
     "Hub", "`--push_to_hub` with no token (no login, no `HF_TOKEN`)", "`hf auth login`, `HF_TOKEN`, or `--hub_token`"
 )
 def push_without_token(tmp_path, request, monkeypatch):
