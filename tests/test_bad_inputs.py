@@ -381,7 +381,8 @@ def save_non_finite_model(tmp_path, request):
     "`save_model` fails half-way (disk full, kill) over an existing model",
     "the earlier model stays whole; the next save removes `<dir>.saving` and publishes",
 )
-def save_model_interrupted(tmp_path, request, monkeypatch):
+def save_model_interrupted(tmp_path, request):
+    monkeypatch = request.getfixturevalue("monkeypatch")
     user_model = _saved_model(tmp_path / "model")
     trainer = _trainer(tmp_path)
     model_cls = type(trainer.model)
@@ -524,7 +525,8 @@ def job_missing_world(tmp_path, request):
 
 
 @case("unlearning job", "a Hub `--dataset` without `--model`", "pass `--model`")
-def job_hub_dataset_without_model(tmp_path, request, monkeypatch):
+def job_hub_dataset_without_model(tmp_path, request):
+    monkeypatch = request.getfixturevalue("monkeypatch")
     from hf_unlearn.sources import check_unlearning_sources
 
     monkeypatch.setattr("hf_unlearn.sources._in_hub_cache", lambda repo_id, repo_type: True)  # as if cached
@@ -555,7 +557,8 @@ def lora_job_missing_files(tmp_path, request):
 @case(
     "Hub", "`--push_to_hub` with no token (no login, no `HF_TOKEN`)", "`hf auth login`, `HF_TOKEN`, or `--hub_token`"
 )
-def push_without_token(tmp_path, request, monkeypatch):
+def push_without_token(tmp_path, request):
+    monkeypatch = request.getfixturevalue("monkeypatch")
     from hf_unlearn.hub import resolve_token
 
     monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -745,13 +748,9 @@ def forget_budget_larger_than_data(tmp_path, request):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input(name, tmp_path, request, monkeypatch):
+def test_bad_input(name, tmp_path, request):
     (tmp_path / "notes.txt").write_text("a user file next to the run: must survive every case")
-    fn = CASES[name]
-    kwargs = (
-        {"monkeypatch": monkeypatch} if "monkeypatch" in fn.__code__.co_varnames[: fn.__code__.co_argcount] else {}
-    )
-    fn(tmp_path, request, **kwargs)
+    CASES[name](tmp_path, request)
     assert (tmp_path / "notes.txt").read_text().startswith("a user file")
 
 
