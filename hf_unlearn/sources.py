@@ -72,6 +72,26 @@ def _check_hub_id(value: str, option: str, repo_type: str, hint: str) -> None:
         )
 
 
+def _check_source(
+    value: str | os.PathLike, option: str, repo_type: str, hint: str, required_files: tuple[str, ...] = ()
+) -> str:
+    value = os.fspath(value)
+    path = Path(value).expanduser()
+    if path.is_dir():
+        if required_files and not any((path / name).is_file() for name in required_files):
+            raise ValueError(
+                f"{option} {value!r} is a folder but holds no {' or '.join(required_files)}, so it is not a saved "
+                f"{repo_type}. {hint}"
+            )
+        return value
+    if path.exists():
+        raise ValueError(f"{option} {value!r} is a file; a {repo_type} is a folder or a Hub id. {hint}")
+    if _looks_like_path(value):
+        raise ValueError(f"{option} {value!r}: no such folder. {hint}")
+    _check_hub_id(value, option, repo_type, hint)
+    return value
+
+
 def check_model_source(value: str | os.PathLike, option: str = "model") -> str:
     """Checks that a model argument is a saved-model folder or a reachable Hub model id.
 
@@ -93,22 +113,8 @@ def check_model_source(value: str | os.PathLike, option: str = "model") -> str:
         ...
         ValueError: --model './no/such/model': no such folder. ...
     """
-    value = os.fspath(value)
     hint = "Pass the folder written by save_pretrained / trainer.save_model, or an existing Hub model id."
-    path = Path(value).expanduser()
-    if path.is_dir():
-        if not any((path / name).is_file() for name in _MODEL_FILES):
-            raise ValueError(
-                f"{option} {value!r} is a folder but holds no config.json or adapter_config.json, so it is not a "
-                f"saved model. {hint}"
-            )
-        return value
-    if path.exists():
-        raise ValueError(f"{option} {value!r} is a file; a model is a folder. {hint}")
-    if _looks_like_path(value):
-        raise ValueError(f"{option} {value!r}: no such folder. {hint}")
-    _check_hub_id(value, option, "model", hint)
-    return value
+    return _check_source(value, option, "model", hint, required_files=_MODEL_FILES)
 
 
 def check_dataset_source(value: str | os.PathLike, option: str = "dataset", hint: str = "") -> str:
@@ -132,17 +138,8 @@ def check_dataset_source(value: str | os.PathLike, option: str = "dataset", hint
         ...
         ValueError: --dataset './worlds/tofu': no such folder. ...
     """
-    value = os.fspath(value)
     hint = hint or "Pass an existing folder or a Hub dataset id (e.g. locuslab/TOFU)."
-    path = Path(value).expanduser()
-    if path.is_dir():
-        return value
-    if path.exists():
-        raise ValueError(f"{option} {value!r} is a file; a dataset is a folder or a Hub id. {hint}")
-    if _looks_like_path(value):
-        raise ValueError(f"{option} {value!r}: no such folder. {hint}")
-    _check_hub_id(value, option, "dataset", hint)
-    return value
+    return _check_source(value, option, "dataset", hint)
 
 
 def check_unlearning_sources(

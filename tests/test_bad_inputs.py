@@ -114,6 +114,15 @@ def _eval(argv: list[str]):
     return args.func(args)
 
 
+def _expect_eval_error(tmp_path: Path, request, argv: list[str], match: str) -> None:
+    """`hf-unlearn eval tofu ARGV` on the test world fails with `match` before any evaluation starts."""
+    world = request.getfixturevalue("tofu_world")
+    request.getfixturevalue("no_evaluation")
+    argv = [a.replace("{world}", str(world.path)) for a in argv]
+    with untouched(tmp_path), pytest.raises(ValueError, match=match):
+        _eval([*argv, "--output_file", str(tmp_path / "r.json")])
+
+
 @pytest.fixture
 def no_evaluation(monkeypatch):
     """Fails the test if an evaluation starts (the checks must come first)."""
@@ -414,11 +423,8 @@ def save_model_interrupted(tmp_path, request):
     '"no such folder", before the retain model is evaluated',
 )
 def eval_missing_model_folder(tmp_path, request):
-    world = request.getfixturevalue("tofu_world")
-    request.getfixturevalue("no_evaluation")
-    argv = ["--model", str(tmp_path / "my-unlearned"), "--retain_model", "retain90", "--data", str(world.path)]
-    with untouched(tmp_path), pytest.raises(ValueError, match=r"--model '.*my-unlearned': no such folder"):
-        _eval([*argv, "--output_file", str(tmp_path / "r.json")])
+    argv = ["--model", str(tmp_path / "my-unlearned"), "--retain_model", "retain90", "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"--model '.*my-unlearned': no such folder")
 
 
 @case(
@@ -427,18 +433,8 @@ def eval_missing_model_folder(tmp_path, request):
     '"no such folder"; build it with `hf-unlearn build-world tofu --output_dir ...`',
 )
 def eval_missing_world(tmp_path, request):
-    request.getfixturevalue("no_evaluation")
-    with untouched(tmp_path), pytest.raises(ValueError, match=r"--data .*no such folder.*build-world tofu"):
-        _eval(
-            [
-                "--model",
-                "target",
-                "--data",
-                str(tmp_path / "worlds" / "tofu"),
-                "--output_file",
-                str(tmp_path / "r.json"),
-            ]
-        )
+    argv = ["--model", "target", "--data", str(tmp_path / "worlds" / "tofu")]
+    _expect_eval_error(tmp_path, request, argv, r"--data .*no such folder.*build-world tofu")
 
 
 @case(
@@ -447,13 +443,9 @@ def eval_missing_world(tmp_path, request):
     "pass the folder written by `save_pretrained` / `trainer.save_model`",
 )
 def eval_folder_is_not_a_model(tmp_path, request):
-    world = request.getfixturevalue("tofu_world")
-    request.getfixturevalue("no_evaluation")
     (tmp_path / "empty").mkdir()
-    with untouched(tmp_path), pytest.raises(ValueError, match=r"holds no config.json.*not a saved model"):
-        _eval(
-            ["--model", str(tmp_path / "empty"), "--data", str(world.path), "--output_file", str(tmp_path / "r.json")]
-        )
+    argv = ["--model", str(tmp_path / "empty"), "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"holds no config.json or adapter_config.json.*not a saved model")
 
 
 @case(
@@ -462,13 +454,8 @@ def eval_folder_is_not_a_model(tmp_path, request):
     "one of the world's model names (listed in the error) or a folder",
 )
 def eval_unknown_world_model(tmp_path, request):
-    world = request.getfixturevalue("tofu_world")
-    request.getfixturevalue("no_evaluation")
-    with (
-        untouched(tmp_path),
-        pytest.raises(ValueError, match=r"'retain42' is neither a folder nor a model of the world"),
-    ):
-        _eval(["--model", "retain42", "--data", str(world.path), "--output_file", str(tmp_path / "r.json")])
+    argv = ["--model", "retain42", "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"'retain42' is neither a folder nor a model of the world")
 
 
 @case(
@@ -477,20 +464,16 @@ def eval_unknown_world_model(tmp_path, request):
     "the JSON of an earlier `--retain_model` run, or `--retain_model`",
 )
 def eval_missing_retain_results(tmp_path, request):
-    world = request.getfixturevalue("tofu_world")
-    request.getfixturevalue("no_evaluation")
-    argv = ["--model", "target", "--retain_results", str(tmp_path / "retain.json"), "--data", str(world.path)]
-    with untouched(tmp_path), pytest.raises(ValueError, match=r"--retain_results .*no such file.*--retain_model"):
-        _eval([*argv, "--output_file", str(tmp_path / "r.json")])
+    argv = ["--model", "target", "--retain_results", str(tmp_path / "retain.json"), "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"--retain_results .*no such file.*--retain_model")
 
 
 @case("evaluator", "`--output_file` exists (an earlier result)", "a new `--output_file`, or `--overwrite`")
 def eval_output_exists(tmp_path, request):
-    world = request.getfixturevalue("tofu_world")
-    request.getfixturevalue("no_evaluation")
     (tmp_path / "r.json").write_text('{"earlier": true}')
-    with untouched(tmp_path), pytest.raises(ValueError, match=r"r.json already exists.*--overwrite"):
-        _eval(["--model", "target", "--data", str(world.path), "--output_file", str(tmp_path / "r.json")])
+    _expect_eval_error(
+        tmp_path, request, ["--model", "target", "--data", "{world}"], r"r.json already exists.*--overwrite"
+    )
 
 
 @case(
@@ -499,10 +482,8 @@ def eval_output_exists(tmp_path, request):
     "go online once to download it, or pass a local folder",
 )
 def eval_hub_id_offline(tmp_path, request):
-    world = request.getfixturevalue("tofu_world")
-    request.getfixturevalue("no_evaluation")
-    with untouched(tmp_path), pytest.raises(ValueError, match=r"not in the local cache while HF_HUB_OFFLINE=1"):
-        _eval(["--model", "someone/not-cached", "--data", str(world.path), "--output_file", str(tmp_path / "r.json")])
+    argv = ["--model", "someone/not-cached", "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"not in the local cache while HF_HUB_OFFLINE=1")
 
 
 def _simnpo_job(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
