@@ -202,7 +202,13 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     if state.is_main_process:
         print(f"forget NLL {before['forget']:.3f} -> {after['forget']:.3f} (should rise)")
         if "retain" in before:
-            print(f"retain NLL {before['retain']:.3f} -> {after['retain']:.3f} (should stay)")
+            # Unlearning moves a memorised retain NLL (~0) up too, even when retain answers and model utility hold:
+            # on the offline world the full-weight SimNPO recipe (utility 0.985x) also ends at 0.17-0.19.
+            print(
+                f"retain NLL {before['retain']:.3f} -> {after['retain']:.3f} (should stay well below the forget NLL; "
+                "a rise from a memorised ~0 is expected: judge retained knowledge by model utility, "
+                "`hf-unlearn eval tofu`)"
+            )
         print(
             f"adapter saved to {adapter_dir}"
             + (f", merged model to {result['merged_dir']}" if script_args.merge else "")

@@ -33,6 +33,7 @@ from .safety import (
     claim_output_dir,
     is_complete_checkpoint,
     last_complete_checkpoint,
+    mark_checkpoint_pending,
     non_finite_parameters,
     write_checkpoint_marker,
 )
@@ -604,6 +605,8 @@ class UnlearnTrainer(Trainer):
 
     def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
         self._check_finite_before_saving(f"checkpoint-{self.state.global_step}")
+        if self.args.should_save:  # incomplete until _CheckpointMarker replaces this mark after every on_save
+            mark_checkpoint_pending(Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}")
         super()._save_checkpoint(model, trial)
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:

@@ -3,9 +3,10 @@
 
 - [`check_output_dir`]: refuse to train into a folder that already holds another run's checkpoints or model, unless
   the user resumes or asks to overwrite (`overwrite_output_dir=True`).
-- [`write_checkpoint_marker`] / [`is_complete_checkpoint`] / [`last_complete_checkpoint`]: a checkpoint is complete
-  once every rank has written its files and a marker listing them (with sizes) is in place; a kill during saving
-  leaves a checkpoint without marker (or with missing / truncated files), which resume skips with a warning.
+- [`mark_checkpoint_pending`] / [`write_checkpoint_marker`] / [`is_complete_checkpoint`] /
+  [`last_complete_checkpoint`]: a checkpoint is marked pending before its first file is written, and complete once
+  every rank and callback has written its files and a marker listing them (with sizes) replaces the pending mark; a
+  kill during saving leaves it pending (or with missing / truncated files), and resume skips it with a warning.
 - [`atomic_folder`]: final saves are written to a staging folder and published with renames, so a kill while
   saving leaves the previous content intact (and a staging folder that the next save removes).
 - [`non_finite_parameters`] and [`NonFiniteGuard`]: no non-finite update reaches the weights, and no non-finite
@@ -34,6 +35,7 @@ logger = logging.get_logger(__name__)
 
 __all__ = [
     "CHECKPOINT_MARKER",
+    "CHECKPOINT_PENDING",
     "RUN_MARKER",
     "NonFiniteGuard",
     "atomic_folder",
@@ -41,11 +43,13 @@ __all__ = [
     "claim_output_dir",
     "is_complete_checkpoint",
     "last_complete_checkpoint",
+    "mark_checkpoint_pending",
     "non_finite_parameters",
     "write_checkpoint_marker",
 ]
 
 CHECKPOINT_MARKER = "checkpoint_complete.json"
+CHECKPOINT_PENDING = "checkpoint_saving"
 RUN_MARKER = "hf_unlearn_run.json"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 _TRAINER_STATE = "trainer_state.json"
@@ -59,7 +63,7 @@ def _files_with_sizes(folder: Path) -> dict[str, int]:
     return {
         str(p.relative_to(folder)): p.stat().st_size
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != CHECKPOINT_MARKER
+        if p.is_file() and p.name not in (CHECKPOINT_MARKER, CHECKPOINT_PENDING)
     }
 
 
@@ -67,6 +71,24 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def mark_checkpoint_pending(folder: str | os.PathLike) -> Path:
+    """Marks a checkpoint folder as being written (before any of its files): until [`write_checkpoint_marker`]
+    replaces this mark, the checkpoint is incomplete, whatever files it already holds.
+
+    Args:
+        folder (`str` or `os.PathLike`): The checkpoint folder (created if missing).
+
+    Returns:
+        `Path`: The mark's path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CHECKPOINT_MARKER).unlink(missing_ok=True)  # an earlier save of this folder no longer describes it
+    pending = folder / CHECKPOINT_PENDING
+    pending.touch()
+    return pending
 
 
 def write_checkpoint_marker(folder: str | os.PathLike, global_step: int) -> Path:
@@ -100,6 +122,7 @@ def write_checkpoint_marker(folder: str | os.PathLike, global_step: int) -> Path
     folder = Path(folder)
     marker = folder / CHECKPOINT_MARKER
     _write_json_atomic(marker, {"global_step": int(global_step), "files": _files_with_sizes(folder)})
+    (folder / CHECKPOINT_PENDING).unlink(missing_ok=True)
     return marker
 
 
@@ -107,6 +130,8 @@ def _incomplete_reason(folder: Path) -> str | None:
     """Why `folder` is not a complete checkpoint, or None if it is."""
     if not folder.is_dir():
         return "no such folder"
+    if (folder / CHECKPOINT_PENDING).exists():
+        return "its save did not finish"
     marker = folder / CHECKPOINT_MARKER
     if marker.is_file():
         try:
