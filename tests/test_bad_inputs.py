@@ -735,9 +735,10 @@ def test_bad_input(name, tmp_path, request):
     assert (tmp_path / "notes.txt").read_text().startswith("a user file")
 
 
-def test_the_catalogue_is_large_enough():
+def test_the_catalogue_is_large_enough_and_in_the_readme():
     assert len(CASES) >= 25
     assert {fn.area for fn in CASES.values()} >= {"trainers", "evaluator", "SalUn", "AdvUnlearn", "worlds"}
+    assert markdown_table() in (REPO / "README.md").read_text(encoding="utf-8"), "run python -m tests.test_bad_inputs"
 
 
 def markdown_table() -> str:
