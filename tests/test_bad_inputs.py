@@ -194,6 +194,49 @@ def missing_retain_set(tmp_path, request):
         SimNPOTrainer(_model(), _args(tmp_path), train_dataset=ForgetRetainDataset(FORGET))
 
 
+@case(
+    "trainers",
+    "data tokenised with another tokenizer (token ids beyond the model's vocabulary)",
+    "tokenise with the model's own tokenizer",
+)
+def data_from_another_tokenizer(tmp_path, request):
+    rows = [{"input_ids": [5, 6, VOCAB + 10, 7], "labels": [-100, 6, VOCAB + 10, 7]}]
+    with untouched(tmp_path), pytest.raises(ValueError, match=r"holds token id 74.*has 64 rows.*model's tokenizer"):
+        SimNPOTrainer(_model(), _args(tmp_path), train_dataset=ForgetRetainDataset(rows, RETAIN))
+
+
+@case(
+    "trainers",
+    "a tokenised example longer than `max_length`",
+    "rebuild with `build_forget_retain_dataset(..., max_length=...)`, or pass raw data so the trainer truncates",
+)
+def example_longer_than_max_length(tmp_path, request):
+    with untouched(tmp_path), pytest.raises(ValueError, match=r"example of 10 tokens, longer than max_length=6"):
+        SimNPOTrainer(_model(), _args(tmp_path, max_length=6), train_dataset=ForgetRetainDataset(FORGET, RETAIN))
+
+
+@case(
+    "trainers",
+    "raw QA rows whose whole answer `max_length` cuts away",
+    "raise `max_length`, shorten the prompt, or drop the row",
+)
+def answer_truncated_away(tmp_path, request):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    world = request.getfixturevalue("tofu_world")
+    tokenizer = AutoTokenizer.from_pretrained(world.model_path("target"))
+    model = LlamaForCausalLM.from_pretrained(world.model_path("target"))
+    long_question = {"question": "Who wrote the book about the river and the city? " * 4, "answer": "A writer."}
+    data = {"forget": Dataset.from_list([long_question]), "retain": Dataset.from_list([long_question])}
+    args = _args(tmp_path, max_length=12)
+    with (
+        untouched(tmp_path),
+        pytest.raises(ValueError, match=r"forget row 0: max_length=12 cuts away its whole answer"),
+    ):
+        SimNPOTrainer(model, args, train_dataset=data, processing_class=tokenizer)
+
+
 @case("trainers", "`learning_rate=inf` / `nan` / `0` in the config", "a finite `learning_rate` > 0 (papers: 1e-5)")
 def non_finite_learning_rate_in_config(tmp_path, request):
     for lr in (math.inf, math.nan, 0.0):

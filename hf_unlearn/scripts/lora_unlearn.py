@@ -142,9 +142,10 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
             world = build_tofu_world(script_args.preset, progress=state.is_main_process)
         model_path = str(world.model_path("target"))
         data: Any = str(world.path)
+        world_label: str | None = f"{world.path.name} (mini-TOFU preset {world.manifest['preset']})"
         template = world.template if template == "auto" else template
     else:
-        model_path, data = script_args.model, script_args.dataset
+        model_path, data, world_label = script_args.model, script_args.dataset, None
     if script_args.forget_file:
         forget = _read_rows(script_args.forget_file)
         retain = _read_rows(script_args.retain_file) if script_args.retain_file else None
@@ -189,7 +190,14 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     output_dir = Path(training_args.output_dir)
     adapter_dir = output_dir / "adapter"
     trainer.save_model(str(adapter_dir))
-    trainer.save_model_card(adapter_dir, base_model=script_args.model, forget_split=script_args.forget_split)
+    from_dataset = not script_args.forget_file
+    trainer.create_model_card(  # remembered for the merged model's card too
+        output_dir=adapter_dir,
+        base_model=model_path,  # kept in the card metadata only when it is a Hub id
+        dataset_name=script_args.dataset if from_dataset else None,
+        forget_split=script_args.forget_split if from_dataset else None,
+        world=world_label,
+    )
     result = {
         "forget_nll": (before["forget"], after["forget"]),
         "retain_nll": (before.get("retain"), after.get("retain")),
@@ -197,7 +205,6 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     }
     if script_args.merge:
         merged_dir = trainer.save_merged_model(output_dir / "merged")
-        trainer.save_model_card(merged_dir, base_model=script_args.model, forget_split=script_args.forget_split)
         result["merged_dir"] = str(merged_dir)
     if state.is_main_process:
         print(f"forget NLL {before['forget']:.3f} -> {after['forget']:.3f} (should rise)")

@@ -221,13 +221,14 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         else:
             world = TofuWorld.from_path(script_args.dataset)
         data: Any = str(world.path)
+        world_label = f"{world.path.name} (mini-TOFU preset {world.manifest['preset']}, seed {world.manifest['seed']})"
         model_path = script_args.model or str(world.model_path("target"))
         retain_name = retain_split_for(script_args.forget_split)
         if retain_source is None:
             retain_source = str(world.model_path(retain_name))
         template = world.template if script_args.template == "auto" else script_args.template
     else:
-        data = script_args.dataset
+        data, world_label = script_args.dataset, None
         model_path = script_args.model  # required with such a --dataset: check_unlearning_sources says so
         template = script_args.template
 
@@ -420,15 +421,13 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
                 reference_lines={"p = 0.05": 0.05},
             )
         card_metrics = {k: results["unlearned"][k] for k in ("forget_quality", "model_utility")}
-        trainer.save_model_card(
-            model_dir,
-            base_model=None if is_world(script_args.dataset) else model_path,
-            dataset_name="mini-TOFU (hf_unlearn offline world)"
-            if is_world(script_args.dataset)
-            else script_args.dataset,
+        trainer.create_model_card(
+            output_dir=model_dir,
+            base_model=model_path,  # kept in the metadata only when it is a Hub id
+            dataset_name=script_args.dataset,
             forget_split=script_args.forget_split,
             eval_results={k: v for k, v in card_metrics.items() if v is not None},
-            repo_id=training_args.hub_model_id if push else None,
+            world=world_label,
         )
         print(table)
         print(f"results written to {output_dir}")
