@@ -180,9 +180,14 @@ def no_pad_token(tmp_path, request):
         _trainer(tmp_path, model=_model(pad=None))
 
 
-@case("trainers", "a list instead of a ForgetRetainDataset", "build the data with `build_forget_retain_dataset`")
+@case(
+    "trainers",
+    "a plain list as `train_dataset`",
+    "pass `DatasetDict(forget=..., retain=...)` or a `ForgetRetainDataset`",
+)
 def wrong_dataset_type(tmp_path, request):
-    with untouched(tmp_path), pytest.raises(TypeError, match=r"train_dataset must be.*build_forget_retain_dataset"):
+    match = r"train_dataset must be a DatasetDict\(forget=..., retain=...\).*ForgetRetainDataset; got list"
+    with untouched(tmp_path), pytest.raises(TypeError, match=match):
         SimNPOTrainer(_model(), _args(tmp_path), train_dataset=FORGET)
 
 
