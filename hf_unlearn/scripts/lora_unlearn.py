@@ -43,10 +43,6 @@ class LoraScriptArguments:
     dataset: str | None = field(default=None, metadata={"help": "Or a TOFU-format dataset (Hub id or world folder)."})
     forget_split: str = field(default="forget10", metadata={"help": "Forget split of --dataset."})
     preset: str = field(default="default", metadata={"help": "Offline world preset when no model/data is given."})
-    template: str = field(
-        default="auto",
-        metadata={"help": "'auto' uses the tokenizer's chat template; pass 'phi' or 'llama2' for models without one."},
-    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
@@ -114,7 +110,7 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..data import ForgetRetainDataset, build_forget_retain_dataset, load_tofu, retain_split_for
+    from ..data import ForgetRetainDataset, build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
     from ..sources import check_dataset_source, check_model_source
     from ..trainer.safety import claim_output_dir
 
@@ -134,7 +130,7 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
             training_args.output_dir, training_args.overwrite_output_dir, training_args.resume_from_checkpoint
         )
     trainer_cls, _ = get_method(script_args.method).classes()
-    template = script_args.template
+    template = training_args.qa_template
     if script_args.model is None:
         from ..synthetic import build_tofu_world
 
@@ -144,6 +140,7 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
         data: Any = str(world.path)
         world_label: str | None = f"{world.path.name} (mini-TOFU preset {world.manifest['preset']})"
         template = world.template if template == "auto" else template
+        training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
         model_path, data, world_label = script_args.model, script_args.dataset, None
     if script_args.forget_file:
@@ -164,7 +161,12 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_path)
     train_dataset = build_forget_retain_dataset(
-        tokenizer, forget, retain, template=template, seed=training_args.pairing_seed
+        tokenizer,
+        forget,
+        retain,
+        template=template,
+        max_length=training_args.max_length or model_max_length(model),
+        seed=training_args.pairing_seed,
     )
     targets = script_args.lora_target_modules
     peft_config = LoraConfig(

@@ -69,10 +69,6 @@ class ScriptArguments:
             "retain model. Without it (real data) forget quality is not computed."
         },
     )
-    template: str = field(
-        default="auto",
-        metadata={"help": "QA template: 'auto' (the tokenizer's chat template), 'chat', 'llama2' or 'phi'."},
-    )
     eval_points: int = field(
         default=4,
         metadata={
@@ -182,6 +178,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     from ..data import WORLD_MANIFEST, build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
     from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
     from ..hub import push_to_hub, resolve_token
+    from ..plotting import is_plotting_available
     from ..sources import check_unlearning_sources
     from ..trainer.safety import claim_output_dir
 
@@ -226,11 +223,12 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         retain_name = retain_split_for(script_args.forget_split)
         if retain_source is None:
             retain_source = str(world.model_path(retain_name))
-        template = world.template if script_args.template == "auto" else script_args.template
+        template = world.template if training_args.qa_template == "auto" else training_args.qa_template
+        training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
         data, world_label = script_args.dataset, None
         model_path = script_args.model  # required with such a --dataset: check_unlearning_sources says so
-        template = script_args.template
+        template = training_args.qa_template
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
@@ -247,7 +245,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         forget,
         retain,
         template=template,
-        max_length=model_max_length(model),
+        max_length=training_args.max_length or model_max_length(model),
         seed=training_args.pairing_seed,
     )
 
@@ -413,7 +411,9 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         }
         if "retain" in results:
             plot_points["retain"] = (results["retain"]["model_utility"], results["retain"]["forget_quality"])
-        if plot_points:
+        if plot_points and not is_plotting_available():
+            print('tradeoff.png skipped: plots need matplotlib (pip install "hf-unlearn[plot]").')
+        elif plot_points:
             plot_tradeoff(
                 plot_points,
                 output_dir / "tradeoff.png",

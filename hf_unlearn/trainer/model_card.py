@@ -111,9 +111,8 @@ class ModelCardMixin:
         results = dict(info.get("eval_results") or {})
         dataset_type = info.get("dataset_name") if is_hub_id(info.get("dataset_name")) else "forget-retain"
         split = info.get("forget_split")
-        dataset_name = info.get("dataset_pretty_name") or (
-            f"{info.get('dataset_name') or 'forget set'}{f' {split}' if split else ''}"
-        )
+        source = info.get("dataset_name") or info.get("world") or "forget set"
+        dataset_name = f"{source} {split}" if split else source
         if not results:
             evals = [log for log in self.state.log_history if any(k.startswith("eval_") for k in log)]
             if evals:

@@ -325,10 +325,9 @@ def plot_results(results: dict[str, Any], path: str | os.PathLike) -> dict[str, 
     Returns:
         `dict`: `{scenario: {method: (lower end, upper end)}}` of the drawn error bars.
     """
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     scenarios = list(results["summary"])
     fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 3.5), squeeze=False)
