@@ -97,9 +97,7 @@ def test_salun_frozen_weights_and_state_hold_after_every_step_and_in_a_mid_run_c
         beta=2.5,
     )
     data = ForgetRetainDataset(ROWS, retain=RETAIN)
-    trainer = SimNPOTrainer(
-        model, args, train_dataset=data, eval_dataset=data, callbacks=[SalUnMask(mask), recorder]
-    )
+    trainer = SimNPOTrainer(model, args, train_dataset=data, eval_dataset=data, callbacks=[SalUnMask(mask), recorder])
     trainer.train()
 
     steps = [c for c in recorder.checks if c[0] == "step"]

@@ -293,7 +293,11 @@ def test_evaluate_tofu_scores_the_right_answers_of_the_right_sets(tiny_lm):
             assert items["probability"][i] == pytest.approx(probs[0] / sum(probs), rel=1e-4)
             assert items["truth_ratio"][i] == pytest.approx(math.exp(ans - sum(pert) / len(pert)), rel=1e-4)
     summary = results["summary"]
-    terms = [results["sets"][s][m] for s in ("retain", "real_authors", "world_facts") for m in ("probability", "truth_ratio")]
+    terms = [
+        results["sets"][s][m]
+        for s in ("retain", "real_authors", "world_facts")
+        for m in ("probability", "truth_ratio")
+    ]
     rouge = [results["sets"][s]["rouge_l_recall"] for s in ("retain", "real_authors", "world_facts")]
     nine = terms + rouge
     expected_mu = 0.0 if min(nine) == 0 else 9 / sum(1 / v for v in nine)

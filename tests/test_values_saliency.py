@@ -33,8 +33,9 @@ BATCHES = [
 
 
 def test_saliency_mask_ranks_the_absolute_summed_gradient_over_all_parameters():
-    mask = compute_saliency_mask(_linear(), BATCHES, sparsity=0.5, loss_fn=_loss, data_collator=lambda rows: rows[0],
-                                 batch_size=1)
+    mask = compute_saliency_mask(
+        _linear(), BATCHES, sparsity=0.5, loss_fn=_loss, data_collator=lambda rows: rows[0], batch_size=1
+    )
     assert mask["weight"].tolist() == [[False, False, True], [False, True, False]]
     assert mask["bias"].tolist() == [True, True]
 

@@ -103,7 +103,7 @@ def _loss_and_logged(trainer, batch):
 
 
 def test_the_collated_batch_is_right_padded_and_pairs_unequal_lengths(tmp_path):
-    trainer, batch, retain_rows = _trainer(SimNPOTrainer, SimNPOConfig, tmp_path)
+    _, batch, retain_rows = _trainer(SimNPOTrainer, SimNPOConfig, tmp_path)
     assert batch["forget"]["attention_mask"].tolist()[1] == [1, 1, 1, 1, 0, 0]
     assert batch["forget"]["labels"].tolist()[1] == [-100, -100, -100, 2, -100, -100]
     assert {len(r["input_ids"]) for r in retain_rows} == {4, 7}  # both retain lengths occur in the batch
@@ -159,9 +159,9 @@ def test_npo_with_kl_retain_term(tmp_path):
     kw = {"beta": 0.5, "forget_weight": 0.3, "retain_weight": 2.0, "retain_loss_type": "kl", "ref_model": ref}
     trainer, batch, retain_rows = _trainer(NPOTrainer, NPOConfig, tmp_path, **kw)
     model = trainer.model
-    f_term = sum(
-        -(2 / 0.5) * _logsig(-0.5 * (_answer_logp(model, r)[0] - _answer_logp(ref, r)[0])) for r in FORGET
-    ) / 3
+    f_term = (
+        sum(-(2 / 0.5) * _logsig(-0.5 * (_answer_logp(model, r)[0] - _answer_logp(ref, r)[0])) for r in FORGET) / 3
+    )
     kl = _retain_kl(model, ref, retain_rows)
     loss, logged = _loss_and_logged(trainer, batch)
     assert logged["retain/loss"] == pytest.approx(kl, rel=1e-4)
