@@ -127,17 +127,42 @@ def render_quickstart(data: dict) -> str:
     target, retain = data["target"], data["retain"]
     return (
         f"Over seeds {', '.join(map(str, s['seeds']))} of the quick start's recipe (`{_command(data['settings'])}`, "
-        f"first row): forget quality median {_fmt(s['fq_median'])} (range {_fmt(s['fq_min'])} to {_fmt(s['fq_max'])}; "
+        f"first row): forget quality median {_fmt(s['fq_median'])} (range {_fmt(s['fq_min'])} to {_fmt(s['fq_max'])}, "
+        f"{s['fq_max'] / s['fq_min']:.3g}x apart; "
         f"target {_fmt(target['forget_quality'])}), model utility median {s['mu_median']:.3f} (range "
         f"{s['mu_min']:.3f} to {s['mu_max']:.3f}; target {target['model_utility']:.3f}, retain "
         f"{retain['model_utility']:.3f}).\n"
     )
 
 
+def render_float_kernels(data: dict) -> str:
+    """The kernel-dependence table (`benchmarks/float_kernels.py` JSON)."""
+    lines = [
+        (
+            f"`python benchmarks/float_kernels.py --steps {data['steps']}` (tiny Llama, {data['steps']} AdamW steps, one "
+            "thread; each row against the first):"
+        ),
+        "",
+        (
+            "| kernels | ATen path | logits before training: max abs diff | weights after: mean abs diff (share that "
+            "differ) | logits after: max abs diff |"
+        ),
+        "|---|---|---|---|---|",
+    ]
+    for name, r in data["settings"].items():
+        lines.append(
+            f"| {name} | {r['aten_capability']} | {r['first_logits_max_abs_diff']:.2g} | "
+            f"{r['weights_mean_abs_diff']:.2g} ({r['weights_fraction_different']:.1%}) | "
+            f"{r['final_logits_max_abs_diff']:.2g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer).
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "tofu-methods": ("tofu_methods.json", render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
+    "float-kernels": ("float_kernels.json", render_float_kernels),
 }
 
 

@@ -219,3 +219,17 @@ def test_kl_divergence_rejects_shape_mismatch_and_empty_rows():
         kl_divergence(torch.zeros(1, 3, 4), torch.zeros(1, 3, 5))
     with pytest.raises(ValueError, match="no label tokens"):
         kl_divergence(torch.zeros(1, 3, 4), torch.zeros(1, 3, 4), attention_mask=torch.zeros(1, 3))
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [
+        (lambda logits, labels: sequence_nll(logits, labels), "sequence_nll"),
+        (lambda logits, labels: simnpo_loss(*sequence_log_probs(logits, labels)), "simnpo_loss"),
+        (lambda logits, labels: kl_divergence(logits, logits + 1, labels=labels), "kl_divergence"),
+    ],
+)
+def test_empty_answers_are_named_by_function_and_row(fn, name):
+    labels = torch.tensor([[IGNORE, 1, 2], [IGNORE, IGNORE, IGNORE], [IGNORE, 3, IGNORE]])
+    with pytest.raises(ValueError, match=rf"^{name}: sequence\(s\) \[1\] of the batch have no label tokens"):
+        fn(torch.zeros(3, 3, 4), labels)
