@@ -1,9 +1,10 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
 """GA, GradDiff, NPO and SimNPO on the mini-TOFU world over several seeds: medians of forget quality and utility.
 
-Runs the main job (`examples/simnpo_tofu.py`, same code path) once per (method, seed): the target and retain models
-are evaluated once, then each run unlearns forget10 from the target and evaluates the result. Methods take the
-offline-world recipe of the example unless overridden with `method:key=value,...` (e.g. `ga:learning_rate=3e-4`).
+Runs the main job (`hf_unlearn.scripts.unlearn_tofu`, the code behind `examples/simnpo_tofu.py`) once per (method,
+seed): the target and retain models are evaluated once, then each run unlearns forget10 from the target and evaluates
+the result. Methods take their registered offline-world recipe (`hf_unlearn.scripts.WORLD_RECIPES`) unless overridden
+with `method:key=value,...` (e.g. `ga:learning_rate=3e-4`).
 
     python benchmarks/bench_tofu_methods.py --preset default --seeds 0 1 2 --output_dir outputs/tofu_methods
 
@@ -17,12 +18,8 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
-
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +52,7 @@ def _method_spec(spec: str) -> tuple[str, str, list[str]]:
 
 
 def main(args: argparse.Namespace) -> dict:
-    import simnpo_tofu
+    from hf_unlearn.scripts import unlearn_tofu
 
     out = Path(args.output_dir)
     if (out / "summary.json").exists():
@@ -74,7 +71,7 @@ def main(args: argparse.Namespace) -> dict:
             if retain_json is not None:
                 argv += ["--retain_results", str(retain_json), "--skip_reference_evals"]
             start = time.perf_counter()
-            result = simnpo_tofu.main(*simnpo_tofu.parse_args(argv, method=method), method=method)
+            result = unlearn_tofu.main(*unlearn_tofu.parse_args(argv, method=method), method=method)
             if reference is None:
                 reference = {"target": result["target"], "retain": result["retain"]}
                 retain_json = run_dir / "eval_retain.json"

@@ -13,16 +13,11 @@ or `--use_peft` (LoRA; the reference is the adapter-disabled base). Real benchma
         --dataset locuslab/TOFU --forget_split forget10 --model open-unlearning/tofu_Llama-3.2-1B-Instruct_full \\
         --retain_results open-unlearning/tofu_Llama-3.2-1B-Instruct_retain90 --bf16 --output_dir npo-tofu-llama
 
-Run `python examples/npo_tofu.py --help` for every option.
+Run `python examples/npo_tofu.py --help` for every option. `hf-unlearn train npo ...` runs the same job
+(`hf_unlearn/scripts/unlearn_tofu.py`).
 """
 
-import os
-import sys
-
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from simnpo_tofu import main, parse_args
+from hf_unlearn.scripts.unlearn_tofu import main, parse_args
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Each room registers its sub-commands through a `register_cli(subparsers)` functi
 
 - `hf-unlearn build-world tofu --output_dir DIR`: build the offline mini-TOFU world (data, tokenizer, models).
 - `hf-unlearn eval tofu --model M --retain_model R --data DIR --forget_split forget10 --output_file F.json`.
+- `hf-unlearn train METHOD [OPTIONS]`: unlearn a TOFU forget split with a registered method (simnpo, npo, graddiff,
+  ga), evaluate and report, as `examples/simnpo_tofu.py` (`hf-unlearn train simnpo --help`).
 
 Example:
     >>> from hf_unlearn.cli import build_parser
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 _REGISTRARS: list[str] = [
     "hf_unlearn.synthetic.cli:register_cli",
     "hf_unlearn.eval.cli:register_cli",
+    "hf_unlearn.scripts.cli:register_cli",
 ]
 
 

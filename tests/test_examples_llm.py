@@ -1,35 +1,35 @@
-"""The LLM example jobs on the `test` mini-TOFU world: simnpo_tofu (in-process, with a push to a fake Hub),
-npo_tofu under `accelerate launch` with 2 processes, lora_unlearn with merge, and `--help`."""
+"""The LLM example jobs on the `test` mini-TOFU world: the TOFU job of `hf_unlearn.scripts` (in-process, with a
+push to a fake Hub; through `hf-unlearn train` with SalUn), examples/npo_tofu.py under `accelerate launch` with 2
+processes, LoRA unlearning with merge, and `--help`."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from hf_unlearn import cli
+from hf_unlearn.scripts import lora_unlearn, unlearn_tofu
 from tests.launch import accelerate_launch
 
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-sys.path.insert(0, str(EXAMPLES))
 
 FAST = ["--preset", "test", "--eval_max_new_tokens", "24", "--disable_tqdm", "true", "--report_to", "none"]
 
 
 def test_simnpo_tofu_job_writes_results_table_plot_card_and_pushes(tofu_world, tmp_path, fake_hub, monkeypatch):
     import huggingface_hub.constants
-    import simnpo_tofu
 
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", fake_hub.url)
     out = tmp_path / "run"
-    args = simnpo_tofu.parse_args(
+    args = unlearn_tofu.parse_args(
         [*FAST, "--output_dir", str(out), "--eval_points", "1", "--push_to_hub", "--hub_model_id", "me/simnpo-test"]
         + ["--hub_token", "hf_fake"]
     )
     assert args[1].learning_rate == 3e-4 and args[1].beta == 1.0  # the offline-world recipe, not the paper's
-    simnpo_tofu.main(*args)
+    unlearn_tofu.main(*args)
 
     results = json.loads((out / "results.json").read_text())
     for name in ("target", "retain", "unlearned"):
@@ -53,22 +53,20 @@ def test_simnpo_tofu_job_writes_results_table_plot_card_and_pushes(tofu_world, t
 
     # the folder is never overwritten: a second run into it is refused
     with pytest.raises(ValueError, match="already holds results.json"):
-        simnpo_tofu.main(*simnpo_tofu.parse_args([*FAST, "--output_dir", str(out)]))
+        unlearn_tofu.main(*unlearn_tofu.parse_args([*FAST, "--output_dir", str(out)]))
 
 
 def test_push_without_token_fails_before_training(tofu_world, tmp_path, monkeypatch):
-    import simnpo_tofu
-
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))  # no stored login
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "hf_home" / "token"))
-    args = simnpo_tofu.parse_args(
+    args = unlearn_tofu.parse_args(
         [*FAST, "--output_dir", str(tmp_path / "x"), "--push_to_hub", "--hub_model_id", "me/x"]
     )
     with pytest.raises(ValueError, match="HF_TOKEN"):
-        simnpo_tofu.main(*args)
+        unlearn_tofu.main(*args)
     assert not (tmp_path / "x" / "model").exists()
 
 
@@ -83,8 +81,6 @@ def test_npo_tofu_under_accelerate_launch_with_two_processes(tofu_world, tmp_pat
 
 
 def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
-    import lora_unlearn
-
     out = tmp_path / "lora"
     script_args, training_args = lora_unlearn.parse_args(
         ["--preset", "test", "--output_dir", str(out), "--merge", "--disable_tqdm", "true", "--num_train_epochs", "5"]
@@ -98,26 +94,33 @@ def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
     assert (out / "merged" / "model.safetensors").is_file() and (out / "merged" / "README.md").is_file()
 
 
-def test_help_documents_the_options():
-    import simnpo_tofu
-
-    text = simnpo_tofu.make_parser("simnpo").format_help()
+def test_help_documents_the_options(capsys):
+    text = unlearn_tofu.make_parser("simnpo").format_help()
     for option in ("--dataset", "--preset", "--retain_results", "--beta", "--gamma_scaled_by_beta", "--forget_weight"):
         assert option in text, option
-    assert "offline world" in text
+    assert "offline world" in text and "learning_rate=0.0003" in text  # the registered recipe of simnpo
+    assert cli.main(["train", "npo", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: hf-unlearn train npo") and "--precompute_ref_log_probs" in text
+    assert "beta=0.1" in text  # npo's recipe, not simnpo's
 
 
-def test_simnpo_tofu_with_salun_keeps_non_salient_weights_of_the_target(tofu_world, tmp_path):
-    import simnpo_tofu
+def test_examples_are_thin_scripts_over_the_package():
+    for name in ("simnpo_tofu.py", "npo_tofu.py", "lora_unlearn.py"):
+        code = (EXAMPLES / name).read_text()
+        assert "from hf_unlearn.scripts." in code and "import sys" not in code, name
+        body = code.split('"""')[-1]  # after the module docstring
+        assert len([line for line in body.splitlines() if line.strip()]) <= 6, name
+
+
+def test_cli_train_simnpo_with_salun_keeps_non_salient_weights_of_the_target(tofu_world, tmp_path):
     from safetensors.torch import load_file
 
     from hf_unlearn import load_saliency_mask
 
     out = tmp_path / "salun"
-    args = simnpo_tofu.parse_args(
-        [*FAST, "--output_dir", str(out), "--eval_points", "0", "--skip_reference_evals", "--salun_sparsity", "0.5"]
-    )
-    simnpo_tofu.main(*args)
+    options = [*FAST, "--output_dir", str(out), "--eval_points", "0", "--skip_reference_evals"]
+    assert cli.main(["train", "simnpo", *options, "--salun_sparsity", "0.5"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["salun_sparsity"] == 0.5
     mask = load_saliency_mask(out / "salun_mask.safetensors")

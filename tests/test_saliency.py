@@ -356,8 +356,7 @@ _DDP_SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
     torch.set_num_threads(1)
-    sys.path.insert(0, os.environ["TEST_DIR"])
-    from test_saliency import _tiny_llama, _token_data
+    from tests.test_saliency import _tiny_llama, _token_data
     from transformers import Trainer, TrainingArguments
     from hf_unlearn import SalUnMask
 
@@ -386,7 +385,7 @@ _DDP_SCRIPT = textwrap.dedent(
 def test_ddp_two_processes_same_mask_and_frozen_weights(tmp_path):
     script = tmp_path / "ddp_salun.py"
     script.write_text(_DDP_SCRIPT)
-    env = dict(os.environ, OMP_NUM_THREADS="1", TEST_DIR=os.path.dirname(__file__), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
     env["PYTHONPATH"] = (
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.pathsep + env.get("PYTHONPATH", "")
     )

@@ -425,8 +425,7 @@ _DDP_SCRIPT = textwrap.dedent(
     import json, os, sys
     import torch
     torch.set_num_threads(1)
-    sys.path.insert(0, os.environ["H3_TESTS"])
-    from test_trainers import FORGET, RETAIN, _tiny_model
+    from tests.test_trainers import FORGET, RETAIN, _tiny_model
     from hf_unlearn import NPOConfig, NPOTrainer
     from hf_unlearn.data import ForgetRetainDataset
 
@@ -455,9 +454,7 @@ def _launch(tmp_path: Path, name: str, launch_args: list[str], per_device: int) 
     script.write_text(_DDP_SCRIPT)
     out = tmp_path / name
     out.mkdir()
-    accelerate_launch(
-        script, [str(out), str(per_device)], launch_args, extra_env={"H3_TESTS": str(REPO / "tests")}, timeout=240
-    )
+    accelerate_launch(script, [str(out), str(per_device)], launch_args, timeout=240)
     return out
 
 

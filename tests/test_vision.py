@@ -4,8 +4,9 @@
 import json
 import math
 import os
-import sys
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -195,8 +196,11 @@ def test_benchmark_summary_markdown_and_files(tmp_path):
 
 
 def test_example_script(tmp_path, capsys):
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
-    import salun_classification
+    # the script's own functions, loaded from its file as a user runs it (examples are not importable modules)
+    example = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "salun_classification.py"
+    )
+    salun_classification = SimpleNamespace(**runpy.run_path(example))
 
     args = salun_classification.parse_args(
         [

@@ -1,0 +1,67 @@
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""Command-line helpers shared by the scripts: CPU detection, default output folders, the offline-world recipe."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .methods import WORLD_COMMON, get_method
+
+
+__all__ = ["apply_world_recipe", "cpu_flag", "given_options", "is_world", "with_defaults"]
+
+
+def is_world(dataset: str | None) -> bool:
+    """Whether `dataset` means an offline mini-TOFU world (none given, or a built world folder).
+
+    Example:
+        >>> is_world(None), is_world("locuslab/TOFU")
+        (True, False)
+    """
+    from ..data import WORLD_MANIFEST
+
+    return dataset is None or os.path.isfile(os.path.join(dataset, WORLD_MANIFEST))
+
+
+def cpu_flag(argv: list[str]) -> list[str]:
+    """`["--use_cpu", "true"]` when no GPU is present (without it, 2 CPU processes would not form a DDP group)."""
+    import torch
+
+    if any(a.startswith("--use_cpu") for a in argv):
+        return []
+    mps = getattr(torch.backends, "mps", None)
+    if torch.cuda.is_available() or (mps is not None and mps.is_available()):
+        return []
+    return ["--use_cpu", "true"]
+
+
+def given_options(argv: list[str]) -> set[str]:
+    """The `--option` names present in `argv` (`--a=1 --b 2` gives `{"a", "b"}`).
+
+    Example:
+        >>> sorted(given_options(["--a=1", "--b", "2", "x"]))
+        ['a', 'b']
+    """
+    return {a[2:].split("=")[0] for a in argv if a.startswith("--")}
+
+
+def with_defaults(argv: list[str], job: str) -> list[str]:
+    """`argv` plus `--use_cpu true` on a machine without GPU and `--output_dir outputs/JOB/<time>` when none given."""
+    argv = list(argv) + cpu_flag(argv)
+    if "output_dir" not in given_options(argv):
+        argv += ["--output_dir", os.path.join("outputs", job, time.strftime("%Y%m%d-%H%M%S"))]
+    return argv
+
+
+def apply_world_recipe(training_args: Any, method: str, given: set[str], **overrides: Any) -> dict[str, Any]:
+    """Sets the method's offline-world recipe ([`WORLD_COMMON`] + its registered recipe + `overrides`) on
+    `training_args`, except options in `given`; the global batch is divided by `WORLD_SIZE`. Returns the recipe."""
+    recipe = {**WORLD_COMMON, **get_method(method).world_recipe, **overrides}
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    recipe["per_device_train_batch_size"] = max(1, recipe["per_device_train_batch_size"] // world_size)
+    for key, value in recipe.items():
+        if key not in given:
+            setattr(training_args, key, value)
+    return recipe
