@@ -158,11 +158,56 @@ def render_float_kernels(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+WORLD_ROWS = {
+    "target": "target",
+    "retain90_seed1": "retain90, second seed (init included)",
+    "retain90": "retain90",
+    "base": "base (world facts only)",
+}
+WORLD_KEYS = ("forget_quality", "forget_quality_ks_statistic", "model_utility", "forget_rouge_l_recall")
+WORLD_KEYS += ("world_facts_utility",)
+
+
+def collect_world(eval_dir: Path, output: Path = RESULTS / "tofu_world.json") -> None:
+    """Keeps the summaries of the world's `hf-unlearn eval tofu` runs (`<model>.json`, and the retain model's
+    `target.retain.json`), as written by the commands in the README's world table, in one small JSON file."""
+    files = {name: eval_dir / f"{name}.json" for name in WORLD_ROWS}
+    files["retain90"] = eval_dir / "target.retain.json"
+    models = {}
+    for name, path in files.items():
+        summary = json.loads(path.read_text())["summary"]
+        models[name] = {k: summary[k] for k in WORLD_KEYS}
+    max_new_tokens = json.loads(files["target"].read_text())["max_new_tokens"]
+    output.write_text(json.dumps({"max_new_tokens": max_new_tokens, "models": models}, indent=2) + "\n")
+
+
+def render_tofu_world(data: dict) -> str:
+    """The world's models table (`collect_world` output)."""
+    lines = [
+        (
+            "`hf-unlearn eval tofu --data WORLD --model target --retain_model retain90 --output_file E/target.json`, then "
+            "`--model retain90_seed1` and `--model base` with `--retain_results E/target.retain.json` (WORLD = the cached "
+            "`default` world, forget10):"
+        ),
+        "",
+        "| model | forget quality vs retain90 (KS D) | model utility | forget ROUGE-L recall | world-facts utility |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in WORLD_ROWS.items():
+        m = data["models"][name]
+        lines.append(
+            f"| {label} | {_fmt(m['forget_quality'])} ({m['forget_quality_ks_statistic']:.3f}) | "
+            f"{m['model_utility']:.3f} | {m['forget_rouge_l_recall']:.3f} | {m['world_facts_utility']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer).
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "tofu-methods": ("tofu_methods.json", render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
+    "tofu-world": ("tofu_world.json", render_tofu_world),
 }
 
 
@@ -188,7 +233,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="Do not write; exit 1 if a block is out of date.")
     parser.add_argument("--readme", default=str(README), help="The README to update.")
+    parser.add_argument(
+        "--collect_world",
+        default=None,
+        help="First keep the summaries of the world table's `hf-unlearn eval tofu` outputs in this folder in "
+        "benchmarks/results/tofu_world.json.",
+    )
     args = parser.parse_args()
+    if args.collect_world:
+        collect_world(Path(args.collect_world))
     path = Path(args.readme)
     text = path.read_text()
     new = update(text)
