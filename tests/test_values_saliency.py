@@ -195,3 +195,61 @@ def test_restore_alone_writes_back_values_and_cleans_a_given_optimizer():
 def test_guard_rejects_a_non_optimizer():
     with pytest.raises(TypeError, match="optimizer"):
         SaliencyMaskGuard(_linear(), MASK, optimizer=object())
+
+
+def test_default_forget_loss_is_the_models_loss_or_cross_entropy_by_hand():
+    import math
+
+    from hf_unlearn.saliency.mask import default_forget_loss
+
+    class WithLoss(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.tensor(2.0))
+
+        def forward(self, x, labels):
+            return {"loss": (self.w * x - labels).pow(2).mean()}
+
+    batch = {"x": torch.tensor([1.0, 3.0]), "labels": torch.tensor([1.0, 1.0])}
+    assert default_forget_loss(WithLoss(), batch).item() == pytest.approx((1.0 + 25.0) / 2)
+
+    model = _linear()
+    x, y = torch.tensor([[1.0, 0.0, 2.0], [0.5, -1.0, 1.0]]), torch.tensor([1, 0])
+    logits = (x @ model.weight.T + model.bias).tolist()
+    expected = (
+        sum(-(row[t] - math.log(sum(math.exp(v) for v in row))) for row, t in zip(logits, y.tolist())) / 2
+    )  # mean cross-entropy
+    assert default_forget_loss(model, (x, y)).item() == pytest.approx(expected, rel=1e-5)
+    assert default_forget_loss(model, [x, y]).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_saliency_batches_follow_batch_size_and_order():
+    seen = []
+
+    def loss_fn(model, batch):
+        seen.append(batch["i"].tolist())
+        return (model.weight * 0).sum() + model.bias.sum() * 0 + (model.weight.sum() * len(batch["i"]))
+
+    data = [{"i": torch.tensor(i)} for i in range(5)]
+    compute_saliency_mask(_linear(), data, sparsity=0.5, loss_fn=loss_fn, batch_size=2)
+    assert seen == [[0, 1], [2, 3], [4]]
+
+
+def test_saved_mask_keeps_values_density_and_metadata(tmp_path):
+    from safetensors import safe_open
+
+    from hf_unlearn.saliency import load_saliency_mask, save_saliency_mask
+    from hf_unlearn.saliency.mask import mask_density
+
+    mask = {"weight": torch.tensor([[1, 0, 0], [0, 1, 1]]), "bias": torch.tensor([0, 1])}
+    assert mask_density(mask) == pytest.approx(4 / 8)
+    path = tmp_path / "sub" / "mask.safetensors"
+    save_saliency_mask(mask, path, metadata={"sparsity": 0.5, "model": "tiny"})
+    loaded = load_saliency_mask(path)
+    assert {n: v.tolist() for n, v in loaded.items()} == {n: v.bool().tolist() for n, v in mask.items()}
+    assert all(v.dtype == torch.bool for v in loaded.values())
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    assert meta["density"] == "0.500000" and meta["sparsity"] == "0.5" and meta["model"] == "tiny"
+    with pytest.raises(FileExistsError):
+        save_saliency_mask(mask, path)
