@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from huggingface_hub import ModelCard
 
 from hf_unlearn import cli
 from hf_unlearn.scripts import lora_unlearn, unlearn_tofu
@@ -44,8 +45,12 @@ def test_simnpo_tofu_job_writes_results_table_plot_card_and_pushes(tofu_world, t
     assert (out / "tradeoff.png").stat().st_size > 1000
     table = (out / "results.md").read_text()
     assert "| unlearned |" in table and "forget quality" in table
-    card = (out / "model" / "README.md").read_text()
-    assert "SimNPO" in card and "model-index" in card and "forget_quality" in card and "2410.07163" in card
+    card = ModelCard.load(out / "model" / "README.md")
+    assert card.data.library_name == "transformers" and {"simnpo", "unlearning"} <= set(card.data.tags)
+    assert card.data.base_model is None and card.data.datasets is None  # local world paths stay out of metadata
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert metrics == {k: pytest.approx(unlearned[k]) for k in ("forget_quality", "model_utility")}
+    assert tofu_world.path.name in card.text and "2410.07163" in card.text and "`beta`: 1.0" in card.text
 
     pushed = fake_hub.files("me/simnpo-test")
     assert {"README.md", "config.json", "model.safetensors"} <= set(pushed)
@@ -91,7 +96,11 @@ def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
     assert after > before + 0.15
     assert retain_after - retain_before < after - before
     assert (out / "adapter" / "adapter_config.json").is_file()
-    assert (out / "merged" / "model.safetensors").is_file() and (out / "merged" / "README.md").is_file()
+    assert (out / "merged" / "model.safetensors").is_file()
+    adapter, merged = ModelCard.load(out / "adapter" / "README.md"), ModelCard.load(out / "merged" / "README.md")
+    assert adapter.data.library_name == "peft" and merged.data.library_name == "transformers"
+    assert "lora" in adapter.data.tags and "lora" in merged.data.tags
+    assert tofu_world.path.name in merged.text and "forget10" in merged.text
 
 
 def test_help_documents_the_options(capsys):
@@ -123,6 +132,8 @@ def test_cli_train_simnpo_with_salun_keeps_non_salient_weights_of_the_target(tof
     assert cli.main(["train", "simnpo", *options, "--salun_sparsity", "0.5"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["settings"]["salun_sparsity"] == 0.5
+    card = ModelCard.load(out / "model" / "README.md")
+    assert "salun" in card.data.tags and "`salun_sparsity`: 0.5" in card.text
     mask = load_saliency_mask(out / "salun_mask.safetensors")
     target = load_file(tofu_world.model_path("target") / "model.safetensors")
     unlearned = load_file(out / "model" / "model.safetensors")

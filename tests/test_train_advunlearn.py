@@ -34,6 +34,28 @@ FAST = [
 ]  # fmt: skip
 
 
+# the keys the Hub knows for a model card; anything else would be ignored or rejected there
+STANDARD_KEYS = {
+    "library_name",
+    "pipeline_tag",
+    "tags",
+    "base_model",
+    "datasets",
+    "license",
+    "language",
+    "model-index",
+}
+
+
+def _assert_standard_metadata(card: ModelCard, world, method: str) -> None:
+    meta = card.data.to_dict()
+    assert set(meta) <= STANDARD_KEYS, set(meta) - STANDARD_KEYS
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "feature-extraction"
+    assert "base_model" not in meta  # an offline world is no Hub repo: named in the body, never invented as an id
+    assert {method, "concept-erasure", "unlearning"} <= set(meta["tags"])
+    assert world.root.name in card.text and "'red' erased" in card.text
+
+
 def test_trains_saves_encoder_card_and_evaluation(script, shapes_world, tmp_path):
     out = tmp_path / "run"
     results = script.main(
@@ -53,8 +75,10 @@ def test_trains_saves_encoder_card_and_evaluation(script, shapes_world, tmp_path
     )
     assert (out / "samples.png").is_file()
     card = ModelCard.load(out / "README.md")
-    assert card.data.erased_concept == "red" and card.data.unlearning_method == "advunlearn"
-    assert "unlearned-text-encoder" in card.data.tags
+    _assert_standard_metadata(card, shapes_world, "advunlearn")
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}  # results in model-index form
+    assert metrics["concept_rate"] == pytest.approx(results["pipeline"]["advunlearn"]["concept_rate"])
+    assert set(metrics) == {"concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance"}
     assert "a red circle" in card.text and "samples.png" in card.text and "| advunlearn |" in card.text
     info = json.loads((out / "advunlearn_config.json").read_text())
     assert info["config"]["attack_method"] == "pgd" and info["config"]["warmup_steps"] == 1
@@ -65,7 +89,7 @@ def test_esd_baseline_flag_and_refuses_to_overwrite(script, shapes_world, tmp_pa
     args = [*FAST, "--output_dir", str(out), "--max_train_steps", "1", "--method", "esd", "--eval_num_images", "0"]
     script.main(script.parse_args(args))
     assert json.loads((out / "advunlearn_config.json").read_text())["config"]["attack_method"] == "none"
-    assert ModelCard.load(out / "README.md").data.unlearning_method == "esd"
+    _assert_standard_metadata(ModelCard.load(out / "README.md"), shapes_world, "esd")
     assert (out / "validation").is_dir()  # without evaluation, a validation grid is still logged
     before = (out / "text_encoder" / "model.safetensors").read_bytes()
     with pytest.raises(ValueError, match="already exists"):
@@ -97,7 +121,7 @@ def test_push_to_fake_hub_with_card_metadata(script, shapes_world, tmp_path, fak
     assert {"README.md", "text_encoder/config.json", "text_encoder/model.safetensors"} <= set(files)
     assert not any(p.startswith(("checkpoint-", "logs/", "validation/")) for p in files)
     card = ModelCard(files["README.md"].decode())
-    assert card.data.erased_concept == "red" and "advunlearn" in card.data.tags
+    _assert_standard_metadata(card, shapes_world, "advunlearn")
     assert 'CLIPTextModel.from_pretrained("me/advunlearn-red", subfolder="text_encoder")' in card.text
 
 

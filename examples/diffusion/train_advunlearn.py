@@ -584,35 +584,48 @@ def main(args: argparse.Namespace) -> dict:
                 weight_dtype,
             )
         repo_id = args.hub_model_id or output_dir.name
-        base_model = args.pretrained_model_name_or_path or "hf-unlearn/shapes-world"
+        world_label = f"{world.root.name} (shapes world preset {args.world_preset})" if world is not None else None
+        # standard Hub metadata only: the base model (a Hub id; the offline world is named in the card body)
         card_data = {
-            "license": "apache-2.0" if world is not None else "creativeml-openrail-m",
             "library_name": "transformers",
+            "pipeline_tag": "feature-extraction",
             "tags": [
                 "hf_unlearn",
+                "unlearning",
                 "advunlearn" if args.method == "advunlearn" else "esd",
                 "concept-erasure",
-                "unlearned-text-encoder",
-                "stable-diffusion-diffusers",
-                "diffusers-training",
+                "clip-text-encoder",
+                "stable-diffusion",
             ],
-            "base_model": None if world is not None else base_model,
-            "erased_concept": concept,
-            "unlearning_method": args.method,
         }
+        if args.pretrained_model_name_or_path and not os.path.isdir(args.pretrained_model_name_or_path):
+            card_data["base_model"] = args.pretrained_model_name_or_path
         if results:
+            from huggingface_hub import EvalResult
+
             main_result = results["pipeline"][args.method]
-            card_data["unlearning_results"] = {
-                k: main_result[k]
-                for k in ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
-            }
+            card_data["model_name"] = f"{args.method}-{concept}"
+            card_data["eval_results"] = [
+                EvalResult(
+                    task_type="text-to-image",
+                    task_name=f"Concept erasure ({concept})",
+                    dataset_type="shapes-world",
+                    dataset_name=world_label,
+                    metric_type=key,
+                    metric_name=key,
+                    metric_value=float(main_result[key]),
+                )
+                for key in ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
+            ]
         save_model_card(
             output_dir,
             "advunlearn_text_encoder",
             card_data,
             model_name=f"{'AdvUnlearn' if args.method == 'advunlearn' else 'ESD'} text encoder: '{concept}' erased",
             repo_id=repo_id,
-            base_model=base_model,
+            base_model=args.pretrained_model_name_or_path,
+            world=world_label,
+            world_preset=args.world_preset,
             pipeline_class="ShapesPipeline" if world is not None else "StableDiffusionPipeline",
             method=args.method,
             concept=concept,

@@ -112,6 +112,7 @@ class ForgetRetainDataset:
         self.epoch = 0
         self._perms: dict[tuple[int, int], list[int]] = {}
         self.ref_log_probs: list[float] | None = None
+        self.truncated: dict[str, int] = {"forget": 0, "retain": 0}  # set by `build_forget_retain_dataset`
 
     @property
     def has_retain(self) -> bool:
@@ -234,30 +235,51 @@ def build_forget_retain_dataset(
     max_length: int | None = None,
     seed: int = 0,
 ) -> ForgetRetainDataset:
-    """Tokenises forget/retain QA data (if not tokenised yet) and pairs them.
+    """Tokenises forget/retain data in any of TRL's standard formats (if not tokenised yet) and pairs them.
+
+    Formats (detected from the columns, see `hf_unlearn.data.formats`): prompt-completion (`prompt`, `completion`),
+    conversational (`messages`, through the tokenizer's chat template), question/answer (`question`, `answer`, in
+    `template`), plain `text` (every token scored), or already tokenised (`input_ids`, `labels`). Examples longer
+    than `max_length` are cut at the end; how many is logged and kept in the dataset's `truncated` attribute.
 
     Args:
         tokenizer (`PreTrainedTokenizerBase`): The model's tokenizer.
-        forget (`datasets.Dataset` or `Sequence[dict]`): QA rows (question/answer) or tokenised rows.
-        retain (`datasets.Dataset` or `Sequence[dict]`, *optional*): The same for the retain set.
-        template (`str` or `QATemplate`, *optional*, defaults to `"auto"`): The prompt template (`"auto"` needs a
-            chat template on the tokenizer; otherwise pass `"phi"` or `"llama2"`).
-        max_length (`int`, *optional*): The model context length.
+        forget (`datasets.Dataset` or `Sequence[dict]`): The forget rows.
+        retain (`datasets.Dataset` or `Sequence[dict]`, *optional*): The retain rows (any format).
+        template (`str` or `QATemplate`, *optional*, defaults to `"auto"`): The prompt template of question/answer
+            rows (`"auto"` needs a chat template on the tokenizer; otherwise pass `"phi"` or `"llama2"`).
+        max_length (`int`, *optional*): Cut longer examples to this many tokens (e.g. the model's context); an
+            example whose whole answer would be cut raises a `ValueError`.
         seed (`int`, *optional*, defaults to `0`): Pairing seed.
 
     Returns:
         [`ForgetRetainDataset`]: The paired dataset.
-    """
 
-    def prep(data: Any, name: str) -> Any:
-        if data is None:
-            return None
-        if len(data) == 0:
-            raise ValueError(f"the {name} set is empty: pass at least one {name} example.")
-        first = data[0]
-        if "input_ids" in first:
-            return data
-        return tokenize_qa_dataset(tokenizer, data, template, max_length)
+    Example:
+        >>> from hf_unlearn.synthetic import build_tokenizer
+        >>> tok = build_tokenizer(["Who wrote it? Ann wrote it. Where? In Paris."], vocab_size=300)
+        >>> forget = [{"prompt": "Who wrote it?", "completion": " Ann wrote it."}]
+        >>> retain = [{"prompt": "Where?", "completion": " In Paris."}]
+        >>> ds = build_forget_retain_dataset(tok, forget, retain, max_length=6)  # 4 + 4 + EOS and 3 + 3 + EOS tokens
+        >>> ds.truncated, len(ds.forget[0]["input_ids"]), ds.forget[0]["labels"].count(-100)
+        ({'forget': 1, 'retain': 1}, 6, 4)
+    """
+    from transformers.utils import logging
+
+    from .formats import tokenize_rows
 
     require_pad_token(tokenizer)
-    return ForgetRetainDataset(prep(forget, "forget"), prep(retain, "retain"), seed=seed)
+    truncated = {"forget": 0, "retain": 0}
+    sides = {"forget": forget, "retain": retain}
+    for name, rows in sides.items():
+        if rows is not None:
+            sides[name], truncated[name] = tokenize_rows(tokenizer, rows, name, template, max_length)
+    if any(truncated.values()):
+        logging.get_logger(__name__).warning(
+            f"max_length={max_length} truncated {truncated['forget']} of {len(sides['forget'])} forget and "
+            f"{truncated['retain']} of {len(sides['retain'] or [])} retain examples (their ends were cut); raise "
+            "max_length to keep whole answers."
+        )
+    dataset = ForgetRetainDataset(sides["forget"], sides["retain"], seed=seed)
+    dataset.truncated = truncated
+    return dataset

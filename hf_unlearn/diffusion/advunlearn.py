@@ -37,7 +37,8 @@ from .text_encoding import (
 
 @dataclass
 class AdvUnlearnConfig:
-    """Hyperparameters of AdvUnlearn (defaults from the reference code, `train-scripts/AdvUnlearn.py`).
+    """Hyperparameters of AdvUnlearn (defaults from the authors' code: `train-scripts/AdvUnlearn.py` of the
+    OPTML-Group/AdvUnlearn repository).
 
     Args:
         concept_prompts (`list[str]`): Prompts of the concept to erase (e.g. `["nudity"]` or `["a red circle", ...]`).

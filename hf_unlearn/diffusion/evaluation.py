@@ -329,10 +329,9 @@ def save_comparison_grid(
         max_columns (`int`, *optional*, defaults to `8`): Images per row.
         title (`str`, *optional*): Figure title.
     """
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = {k: v for k, v in rows.items() if v is not None}
     cols = min(max_columns, max(len(v) for v in rows.values()))

@@ -6,7 +6,8 @@ Evaluation judges a model however it was made: nothing here imports the trainers
 - `tofu`: the TOFU metrics as pure functions on per-item numbers, and [`evaluate_tofu`] to run a model.
 - `scoring`: batched per-sequence NLL / token log-probs and batched greedy generation (reused by MUSE and MIAs).
 - `report`: JSON, Markdown tables and trade-off plots.
-- `metrics/tofu`: the same TOFU metrics as an `evaluate` module, loadable by path ([`TOFU_METRIC_PATH`]).
+- `metrics/tofu`: the same TOFU metrics as an `evaluate` module, loadable by path ([`TOFU_METRIC_PATH`]; needs the
+  `evaluate` extra). Plots need the `plot` extra (matplotlib).
 """
 
 from pathlib import Path

@@ -151,10 +151,9 @@ def plot_tradeoff(
     Returns:
         `Path`: The written image.
     """
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     if not points:
         raise ValueError("plot_tradeoff needs at least one point.")

@@ -8,7 +8,8 @@ Every metric in `hf_unlearn.eval` (TOFU, MUSE, membership inference) is built fr
   results come back in the input order.
 - [`generate_greedy`]: greedy continuations of many prompts, padded on the left, in batches.
 
-The maths on logits is the pure function [`sequence_nll`], unit-testable on hand-made tensors.
+The maths on logits is [`~hf_unlearn.logprobs.sequence_nll`] (re-exported here), shared with the trainers' losses and
+unit-testable on hand-made tensors.
 
 Example:
     >>> import torch
@@ -27,52 +28,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..data.collate import pad_batch
-from ..data.templates import IGNORE_INDEX
+from ..logprobs import sequence_nll, token_log_probs
 
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-
-def sequence_nll(
-    logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean"
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-sequence negative log-likelihood of the labelled tokens (causal shift, `-100` ignored).
-
-    Args:
-        logits (`torch.Tensor` of shape `(batch, seq_len, vocab)`): Model logits; position `t` predicts token `t+1`.
-        labels (`torch.Tensor` of shape `(batch, seq_len)`): Token ids, `-100` where not scored.
-        reduction (`str`, *optional*, defaults to `"mean"`): `"mean"` (per-token average, as TOFU's probability and
-            truth ratio use) or `"sum"` (as NPO's log-ratio uses).
-
-    Returns:
-        `tuple[torch.Tensor, torch.Tensor]`: The NLL of each sequence (float32, shape `(batch,)`) and the number of
-        scored tokens of each sequence (shape `(batch,)`).
-    """
-    import torch
-    import torch.nn.functional as F
-
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}.")
-    if logits.shape[:2] != labels.shape:
-        raise ValueError(
-            f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} disagree on (batch, seq_len)."
-        )
-    shift_logits = logits[:, :-1, :].float()
-    shift_labels = labels[:, 1:]
-    mask = shift_labels != IGNORE_INDEX
-    token_nll = F.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)),
-        shift_labels.masked_fill(~mask, 0).reshape(-1),
-        reduction="none",
-    ).view(shift_labels.shape)
-    token_nll = token_nll * mask
-    n_tokens = mask.sum(dim=-1)
-    if bool((n_tokens == 0).any()):
-        raise ValueError("a sequence has no labelled tokens (all labels are -100), so its NLL is undefined.")
-    total = token_nll.sum(dim=-1)
-    return (total / n_tokens if reduction == "mean" else total), n_tokens.to(torch.long)
 
 
 @dataclass
@@ -179,11 +140,8 @@ def score_sequences(
             num_tokens[index] = counts
             nll[index] = s / counts
             if return_token_logprobs:
-                logp = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
-                labels = batch["labels"][:, 1:]
-                mask = labels != IGNORE_INDEX
-                picked = logp.gather(-1, labels.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1).cpu()
-                mask = mask.cpu()
+                picked, mask = token_log_probs(logits, batch["labels"])
+                picked, mask = picked.cpu(), mask.cpu()
                 for row, i in enumerate(idx):
                     token_logprobs[i] = picked[row][mask[row]]
     return SequenceScores(

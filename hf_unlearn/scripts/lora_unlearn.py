@@ -43,10 +43,6 @@ class LoraScriptArguments:
     dataset: str | None = field(default=None, metadata={"help": "Or a TOFU-format dataset (Hub id or world folder)."})
     forget_split: str = field(default="forget10", metadata={"help": "Forget split of --dataset."})
     preset: str = field(default="default", metadata={"help": "Offline world preset when no model/data is given."})
-    template: str = field(
-        default="auto",
-        metadata={"help": "'auto' uses the tokenizer's chat template; pass 'phi' or 'llama2' for models without one."},
-    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha."})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
@@ -114,12 +110,12 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..data import ForgetRetainDataset, build_forget_retain_dataset, load_tofu, retain_split_for
+    from ..data import ForgetRetainDataset, build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
 
     _ = training_args.device  # set up the (distributed) state from the arguments first
     state = PartialState()
     trainer_cls, _ = get_method(script_args.method).classes()
-    template = script_args.template
+    template = training_args.qa_template
     if script_args.model is None:
         from ..synthetic import build_tofu_world
 
@@ -127,9 +123,11 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
             world = build_tofu_world(script_args.preset, progress=state.is_main_process)
         model_path = str(world.model_path("target"))
         data: Any = str(world.path)
+        world_label: str | None = f"{world.path.name} (mini-TOFU preset {world.manifest['preset']})"
         template = world.template if template == "auto" else template
+        training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
-        model_path, data = script_args.model, script_args.dataset
+        model_path, data, world_label = script_args.model, script_args.dataset, None
     if script_args.forget_file:
         forget = _read_rows(script_args.forget_file)
         retain = _read_rows(script_args.retain_file) if script_args.retain_file else None
@@ -148,7 +146,12 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_path)
     train_dataset = build_forget_retain_dataset(
-        tokenizer, forget, retain, template=template, seed=training_args.pairing_seed
+        tokenizer,
+        forget,
+        retain,
+        template=template,
+        max_length=training_args.max_length or model_max_length(model),
+        seed=training_args.pairing_seed,
     )
     targets = script_args.lora_target_modules
     peft_config = LoraConfig(
@@ -174,7 +177,14 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     output_dir = Path(training_args.output_dir)
     adapter_dir = output_dir / "adapter"
     trainer.save_model(str(adapter_dir))
-    trainer.save_model_card(adapter_dir, base_model=script_args.model, forget_split=script_args.forget_split)
+    from_dataset = not script_args.forget_file
+    trainer.create_model_card(  # remembered for the merged model's card too
+        output_dir=adapter_dir,
+        base_model=model_path,  # kept in the card metadata only when it is a Hub id
+        dataset_name=script_args.dataset if from_dataset else None,
+        forget_split=script_args.forget_split if from_dataset else None,
+        world=world_label,
+    )
     result = {
         "forget_nll": (before["forget"], after["forget"]),
         "retain_nll": (before.get("retain"), after.get("retain")),
@@ -182,7 +192,6 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     }
     if script_args.merge:
         merged_dir = trainer.save_merged_model(output_dir / "merged")
-        trainer.save_model_card(merged_dir, base_model=script_args.model, forget_split=script_args.forget_split)
         result["merged_dir"] = str(merged_dir)
     if state.is_main_process:
         print(f"forget NLL {before['forget']:.3f} -> {after['forget']:.3f} (should rise)")

@@ -92,8 +92,8 @@ def get_method(name: str) -> UnlearnMethod:
     return METHODS[name]
 
 
-# Measured on the offline `default` world (benchmarks/bench_tofu_methods.py; the pilot in reference/mini_tofu_pilot.md
-# used SimNPO beta 2.5, which gave median forget quality 0.02 over 3 seeds, beta 1.0 gave 0.44 at 0.98x utility).
+# Measured on the offline `default` world with benchmarks/bench_tofu_methods.py (README, "The main job": SimNPO beta 2.5
+# gave median forget quality 0.02 over seeds 0-2, beta 1.0 gave 0.44 at 0.985x utility).
 register_method(
     "simnpo",
     "hf_unlearn.trainer:SimNPOTrainer",

@@ -69,10 +69,6 @@ class ScriptArguments:
             "retain model. Without it (real data) forget quality is not computed."
         },
     )
-    template: str = field(
-        default="auto",
-        metadata={"help": "QA template: 'auto' (the tokenizer's chat template), 'chat', 'llama2' or 'phi'."},
-    )
     eval_points: int = field(
         default=4,
         metadata={
@@ -182,6 +178,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
     from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
     from ..hub import push_to_hub, resolve_token
+    from ..plotting import is_plotting_available
 
     trainer_cls, _ = get_method(method).classes()
     _ = training_args.device  # set up the (distributed) state from the arguments before anything else reads it
@@ -211,17 +208,19 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         else:
             world = TofuWorld.from_path(script_args.dataset)
         data: Any = str(world.path)
+        world_label = f"{world.path.name} (mini-TOFU preset {world.manifest['preset']}, seed {world.manifest['seed']})"
         model_path = script_args.model or str(world.model_path("target"))
         retain_name = retain_split_for(script_args.forget_split)
         if retain_source is None:
             retain_source = str(world.model_path(retain_name))
-        template = world.template if script_args.template == "auto" else script_args.template
+        template = world.template if training_args.qa_template == "auto" else training_args.qa_template
+        training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
-        data = script_args.dataset
+        data, world_label = script_args.dataset, None
         if script_args.model is None:
             raise ValueError("--model is required with --dataset (the fine-tuned model to unlearn from).")
         model_path = script_args.model
-        template = script_args.template
+        template = training_args.qa_template
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
@@ -238,7 +237,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         forget,
         retain,
         template=template,
-        max_length=model_max_length(model),
+        max_length=training_args.max_length or model_max_length(model),
         seed=training_args.pairing_seed,
     )
 
@@ -404,7 +403,9 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         }
         if "retain" in results:
             plot_points["retain"] = (results["retain"]["model_utility"], results["retain"]["forget_quality"])
-        if plot_points:
+        if plot_points and not is_plotting_available():
+            print('tradeoff.png skipped: plots need matplotlib (pip install "hf-unlearn[plot]").')
+        elif plot_points:
             plot_tradeoff(
                 plot_points,
                 output_dir / "tradeoff.png",
@@ -412,15 +413,13 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
                 reference_lines={"p = 0.05": 0.05},
             )
         card_metrics = {k: results["unlearned"][k] for k in ("forget_quality", "model_utility")}
-        trainer.save_model_card(
-            model_dir,
-            base_model=None if is_world(script_args.dataset) else model_path,
-            dataset_name="mini-TOFU (hf_unlearn offline world)"
-            if is_world(script_args.dataset)
-            else script_args.dataset,
+        trainer.create_model_card(
+            output_dir=model_dir,
+            base_model=model_path,  # kept in the metadata only when it is a Hub id
+            dataset_name=script_args.dataset,
             forget_split=script_args.forget_split,
             eval_results={k: v for k, v in card_metrics.items() if v is not None},
-            repo_id=training_args.hub_model_id if push else None,
+            world=world_label,
         )
         print(table)
         print(f"results written to {output_dir}")

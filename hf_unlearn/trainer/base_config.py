@@ -41,6 +41,17 @@ class UnlearnConfig(TrainingArguments):
         pairing_seed (`int`, *optional*):
             Seed of the forget/retain pairing when the trainer builds the dataset itself; defaults to `seed`.
 
+        > Parameters that control the data (when `train_dataset` is a `DatasetDict(forget=..., retain=...)`)
+
+        max_length (`int`, *optional*):
+            Maximum tokens per example (prompt + answer). Longer examples are cut at the end and counted (a warning
+            says how many); an example whose whole answer would be cut raises an error. Defaults to the model's
+            context length (`max_position_embeddings`). With an explicit `ForgetRetainDataset`, a longer example
+            raises an error instead.
+        qa_template (`str`, *optional*, defaults to `"auto"`):
+            Prompt template of question/answer rows: `"auto"` (the tokenizer's chat template), `"chat"`, `"llama2"`
+            or `"phi"` (TOFU's formats). Prompt-completion, conversational and `text` rows need none.
+
     > [!NOTE]
     > Defaults that differ from [`~transformers.TrainingArguments`] follow the TOFU unlearning setup of the papers:
     > `learning_rate=1e-5`, `weight_decay=0.01`, `num_train_epochs=10`, `warmup_steps=0.1` (one of ten epochs),
@@ -86,6 +97,19 @@ class UnlearnConfig(TrainingArguments):
         default=None, metadata={"help": "Seed of the forget/retain pairing; defaults to `seed`."}
     )
 
+    # > Parameters that control the data
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "Maximum tokens per example (prompt + answer) when the trainer tokenises the data: longer ones are "
+            "cut at the end and counted; default: the model's context length."
+        },
+    )
+    qa_template: str = field(
+        default="auto",
+        metadata={"help": "Template of question/answer rows: 'auto' (the chat template), 'chat', 'llama2' or 'phi'."},
+    )
+
     def __post_init__(self) -> None:
         if self.retain_loss_type not in _RETAIN_LOSS_TYPES:
             raise ValueError(
@@ -107,6 +131,11 @@ class UnlearnConfig(TrainingArguments):
             raise ValueError(
                 "remove_unused_columns must be False for unlearning trainers (batches are nested "
                 "{'forget', 'retain'} dicts); drop the flag."
+            )
+        if self.max_length is not None and self.max_length < 2:
+            raise ValueError(
+                f"max_length must be at least 2 tokens (a prompt and an answer token), got {self.max_length}; leave "
+                "it unset to use the model's context length."
             )
         if self.pairing_seed is None:
             self.pairing_seed = self.seed

@@ -13,7 +13,7 @@ import gc
 import math
 import os
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,7 +26,9 @@ from transformers.utils import logging
 from ..data.templates import IGNORE_INDEX
 from ..data.unlearn import ForgetRetainCollator, ForgetRetainDataset
 from .base_config import UnlearnConfig
+from .inputs import check_vocabulary, prepare_unlearning_dataset
 from .losses import kl_divergence, sequence_log_probs, sequence_nll
+from .model_card import ModelCardMixin
 
 
 logger = logging.get_logger(__name__)
@@ -54,7 +56,7 @@ class _PairingEpochCallback(TrainerCallback):
             ds.set_epoch(epoch)
 
 
-class UnlearnTrainer(Trainer):
+class UnlearnTrainer(ModelCardMixin, Trainer):
     """Base trainer for LLM unlearning: `loss = forget_weight * forget_loss + retain_weight * retain_loss`.
 
     Subclasses set `_name`, `_paper`, `config_class`, `requires_reference` and implement
@@ -75,8 +77,12 @@ class UnlearnTrainer(Trainer):
     Args:
         model (`PreTrainedModel`, `PeftModel` or `str`): The model to unlearn from, or a path / Hub id.
         args ([`UnlearnConfig`], *optional*): The method's config; defaults to `config_class(output_dir=...)`.
-        train_dataset ([`~hf_unlearn.data.ForgetRetainDataset`]): Paired forget/retain data.
-        eval_dataset ([`~hf_unlearn.data.ForgetRetainDataset`], *optional*): Evaluated with the training loss.
+        train_dataset (`DatasetDict` or [`~hf_unlearn.data.ForgetRetainDataset`]): The forget/retain data: a
+            `DatasetDict(forget=..., retain=...)` (or a dict of two `datasets.Dataset`s) in TRL's standard formats
+            (prompt-completion, conversational `messages`, `question`/`answer`, plain `text`), tokenised with
+            `processing_class`, cut to `args.max_length` and paired by the trainer; or an explicit
+            `ForgetRetainDataset`.
+        eval_dataset (same types as `train_dataset`, *optional*): Evaluated with the training loss.
         processing_class (`PreTrainedTokenizerBase`, *optional*): The tokenizer (its pad id is used for padding and
             it is saved with the model).
         data_collator (`Callable`, *optional*): Defaults to [`~hf_unlearn.data.ForgetRetainCollator`].
@@ -96,8 +102,8 @@ class UnlearnTrainer(Trainer):
         self,
         model: PreTrainedModel | nn.Module | str,
         args: UnlearnConfig | None = None,
-        train_dataset: ForgetRetainDataset | None = None,
-        eval_dataset: ForgetRetainDataset | None = None,
+        train_dataset: ForgetRetainDataset | Mapping[str, Any] | None = None,
+        eval_dataset: ForgetRetainDataset | Mapping[str, Any] | None = None,
         processing_class: Any = None,
         data_collator: Any = None,
         ref_model: PreTrainedModel | nn.Module | str | None = None,
@@ -139,18 +145,16 @@ class UnlearnTrainer(Trainer):
             model.enable_input_require_grads()
 
         # ---- data ---------------------------------------------------------------------------------------------
+        train_dataset = prepare_unlearning_dataset(train_dataset, "train_dataset", model, processing_class, args)
+        eval_dataset = prepare_unlearning_dataset(eval_dataset, "eval_dataset", model, processing_class, args)
         for name, ds in (("train_dataset", train_dataset), ("eval_dataset", eval_dataset)):
-            if ds is not None and not isinstance(ds, ForgetRetainDataset):
-                raise TypeError(
-                    f"{name} must be a hf_unlearn.data.ForgetRetainDataset (got {type(ds).__name__}); build it with "
-                    "`hf_unlearn.data.build_forget_retain_dataset(tokenizer, forget, retain, template=...)`."
-                )
             if ds is not None and args.uses_retain and not ds.has_retain:
                 raise ValueError(
                     f"{name} has no retain examples but the loss has a retain term (retain_weight="
                     f"{args.retain_weight}, retain_loss_type={args.retain_loss_type!r}). Pass a retain set, or set "
                     "retain_weight=0 / retain_loss_type='none'."
                 )
+        check_vocabulary(model, processing_class, [ds for ds in (train_dataset, eval_dataset) if ds is not None])
         if data_collator is None:
             data_collator = ForgetRetainCollator(pad_token_id=self._pad_token_id(model, processing_class))
 
@@ -537,110 +541,6 @@ class UnlearnTrainer(Trainer):
             merged.save_pretrained(output_dir)
             if self.processing_class is not None:
                 self.processing_class.save_pretrained(output_dir)
+            self.create_model_card(output_dir=output_dir, merged=True)
         self.accelerator.wait_for_everyone()
         return output_dir
-
-    def model_card_data(
-        self,
-        base_model: str | None = None,
-        dataset_name: str | None = None,
-        forget_split: str | None = None,
-        eval_results: dict[str, float] | None = None,
-        model_name: str | None = None,
-    ) -> dict[str, Any]:
-        """Card metadata (YAML front matter) for an unlearned model, with `eval_results` in model-index form."""
-        from huggingface_hub import EvalResult
-
-        base_model = base_model or getattr(getattr(self._unwrap(self.model), "config", None), "_name_or_path", None)
-        data: dict[str, Any] = {
-            "license": "apache-2.0",
-            "library_name": "peft" if _is_peft_model(self._unwrap(self.model)) else "transformers",
-            "pipeline_tag": "text-generation",
-            "tags": sorted({*self._tag_names, "hf_unlearn", self._name.lower()}),
-        }
-        if base_model and not os.path.isdir(str(base_model)):
-            data["base_model"] = base_model
-        if dataset_name and not os.path.isdir(str(dataset_name)):
-            data["datasets"] = [dataset_name]
-        if eval_results:
-            name = model_name or f"{self._name}-unlearned"
-            data["model_name"] = name
-            data["eval_results"] = [
-                EvalResult(
-                    task_type="text-generation",
-                    task_name="Machine unlearning",
-                    dataset_type=dataset_name or "tofu",
-                    dataset_name=f"TOFU {forget_split}" if forget_split else (dataset_name or "forget set"),
-                    dataset_split=forget_split,
-                    metric_type=key,
-                    metric_name=key,
-                    metric_value=float(value),
-                )
-                for key, value in eval_results.items()
-                if isinstance(value, (int, float)) and math.isfinite(float(value))
-            ]
-        return data
-
-    def save_model_card(
-        self,
-        output_dir: str | os.PathLike | None = None,
-        base_model: str | None = None,
-        dataset_name: str | None = None,
-        forget_split: str | None = None,
-        eval_results: dict[str, float] | None = None,
-        model_name: str | None = None,
-        repo_id: str | None = None,
-    ) -> Path | None:
-        """Writes `README.md` (from `model_cards/unlearned_llm.md`) into `output_dir` on the main process.
-
-        Args:
-            output_dir (`str`, *optional*): The model folder; defaults to `args.output_dir`.
-            base_model (`str`, *optional*): Hub id of the model unlearning started from.
-            dataset_name (`str`, *optional*): Hub id of the forget data (e.g. `"locuslab/TOFU"`).
-            forget_split (`str`, *optional*): The forget split (e.g. `"forget10"`).
-            eval_results (`dict[str, float]`, *optional*): Metrics (e.g. `forget_quality`, `model_utility`).
-            model_name (`str`, *optional*): Name used in the model index.
-            repo_id (`str`, *optional*): The Hub repo the model is pushed to (used in the card's usage snippet).
-
-        Returns:
-            `Path` or `None`: The card's path (None on non-main processes).
-        """
-        if not self.args.should_save:
-            return None
-        from ..hub import save_model_card
-
-        output_dir = Path(output_dir or self.args.output_dir)
-        card_data = self.model_card_data(base_model, dataset_name, forget_split, eval_results, model_name)
-        hparams = {
-            k: getattr(self.args, k)
-            for k in (
-                "learning_rate",
-                "num_train_epochs",
-                "per_device_train_batch_size",
-                "gradient_accumulation_steps",
-                "forget_weight",
-                "retain_weight",
-                "retain_loss_type",
-                "beta",
-                "gamma",
-                "gamma_scaled_by_beta",
-                "seed",
-            )
-            if hasattr(self.args, k)
-        }
-        return save_model_card(
-            output_dir,
-            "unlearned_llm",
-            card_data,
-            method=self._name,
-            paper=self._paper,
-            base_model=base_model or card_data.get("base_model"),
-            forget_split=forget_split,
-            dataset_name=dataset_name,
-            eval_results=eval_results or {},
-            hyperparameters=hparams,
-            reference_mode=self.ref_mode,
-            is_peft=_is_peft_model(self._unwrap(self.model)),
-            repo_id=repo_id,
-            model_name=model_name,
-        )

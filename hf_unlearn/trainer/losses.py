@@ -9,8 +9,13 @@ Conventions:
 - Labels use `-100` on every position that is not scored (prompt and padding), as in `transformers`. Logits at
   position `t` predict the label at `t + 1` (the causal shift is done here, once).
 - Every loss term is a **mean over sequences of a per-sequence quantity**. The loss of a global batch therefore does
-  not depend on how it is split across devices and gradient-accumulation steps (the reference TOFU code, run at its
-  per-device batch size of 1, computes the same numbers).
+  not depend on how it is split across devices and gradient-accumulation steps. The peers' NLL terms differ: they use
+  the HF token-mean loss (summed token NLL divided by the number of label tokens of the micro-batch, i.e. by about
+  batch x answer length), which weights long answers more and changes with the split; it equals ours only when every
+  sequence has the same number of answer tokens. Their TOFU runs use batch 16 (open-unlearning: 4 per device x 4
+  accumulation steps), so the two do differ there. The NPO / SimNPO forget terms are per-sequence in both.
+- The per-token log-probability maths lives in `hf_unlearn.logprobs` (shared with the evaluation); `sequence_log_probs`
+  is re-exported here.
 
 Formulas (`logp(y|x)` = summed log-probability of the answer tokens, `|y|` = their number):
 
@@ -35,8 +40,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..logprobs import IGNORE_INDEX, sequence_log_probs
 
-IGNORE_INDEX = -100
 
 __all__ = [
     "kl_divergence",
@@ -45,45 +50,6 @@ __all__ = [
     "sequence_nll",
     "simnpo_loss",
 ]
-
-
-def _shift(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
-        raise ValueError(
-            f"expected logits (batch, seq, vocab) and labels (batch, seq) of the same length, got {tuple(logits.shape)} "
-            f"and {tuple(labels.shape)}."
-        )
-    logits = logits[:, :-1, :]
-    labels = labels[:, 1:]
-    mask = labels != IGNORE_INDEX
-    return logits, labels.masked_fill(~mask, 0), mask
-
-
-def sequence_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed log-probability of each sequence's labelled tokens, and how many tokens were scored.
-
-    Args:
-        logits (`torch.Tensor`): Model logits of shape `(batch, seq, vocab)`.
-        labels (`torch.Tensor`): Token ids of shape `(batch, seq)`, `-100` where a position is not scored. They are
-            shifted here: `logits[:, t]` scores `labels[:, t + 1]`.
-
-    Returns:
-        `tuple[torch.Tensor, torch.Tensor]`: `log_probs` (float, `(batch,)`), the sum of log p(token) over scored
-        tokens, and `num_tokens` (long, `(batch,)`).
-
-    Example:
-        >>> import torch
-        >>> logits = torch.zeros(1, 3, 4)  # uniform over 4 tokens
-        >>> logps, n = sequence_log_probs(logits, torch.tensor([[-100, 1, 2]]))
-        >>> round(logps.item(), 4), n.item()  # 2 * log(1/4)
-        (-2.7726, 2)
-    """
-    from trl.trainer.utils import selective_log_softmax
-
-    logits, labels, mask = _shift(logits, labels)
-    per_token = selective_log_softmax(logits.float(), labels)
-    per_token = per_token.masked_fill(~mask, 0.0)
-    return per_token.sum(-1), mask.sum(-1)
 
 
 def _check_lengths(num_tokens: torch.Tensor, what: str) -> None:
@@ -97,9 +63,10 @@ def _check_lengths(num_tokens: torch.Tensor, what: str) -> None:
 
 
 def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean over sequences of each sequence's mean token negative log-likelihood.
+    """Mean over sequences of each sequence's mean token negative log-likelihood: a scalar loss.
 
-    This is the retain (and gradient-ascent forget) term. It equals the usual HF token-mean loss when all sequences
+    This is the retain (and gradient-ascent forget) term. (The per-sequence values, as the evaluation uses them, are
+    `hf_unlearn.logprobs.sequence_nll`; both are built on the same `sequence_log_probs`.) It equals the usual HF token-mean loss when all sequences
     have the same number of label tokens, and, unlike it, does not depend on how a global batch is split.
 
     Args:
@@ -215,7 +182,9 @@ def kl_divergence(
     if logits.shape != ref_logits.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and ref_logits {tuple(ref_logits.shape)} differ in shape.")
     if labels is not None:
-        _, _, mask = _shift(logits, labels)
+        if labels.shape != logits.shape[:2]:
+            raise ValueError(f"labels {tuple(labels.shape)} do not match logits {tuple(logits.shape)}.")
+        mask = labels[:, 1:] != IGNORE_INDEX  # positions that predict a label token (causal shift)
         logits, ref_logits = logits[:, :-1], ref_logits[:, :-1]
     elif attention_mask is not None:
         mask = attention_mask.bool()

@@ -295,10 +295,9 @@ def format_markdown(results: dict[str, Any]) -> str:
 
 def plot_results(results: dict[str, Any], path: str | os.PathLike) -> None:
     """Bar chart of the average gap to Retrain (mean ± std over seeds) per method and scenario."""
-    import matplotlib
+    from ..plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     scenarios = list(results["summary"])
     fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 3.5), squeeze=False)
