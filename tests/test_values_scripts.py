@@ -22,6 +22,8 @@ TRAINING_OPTIONS = {
     "warmup_steps": 0.2,
     "max_grad_norm": 0.5,
     "seed": 11,
+    "max_length": 48,
+    "qa_template": "chat",
 }
 
 
@@ -65,7 +67,6 @@ def test_script_options_reach_the_script_arguments(tmp_path):
         "salun_sparsity": 0.25,
         "lora_r": 4,
         "lora_alpha": 8,
-        "template": "chat",
     }
     script_args, _ = parse_args([*_argv(options), "--use_peft", "true", "--output_dir", str(tmp_path)])
     for key, value in options.items():
