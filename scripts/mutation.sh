@@ -16,7 +16,7 @@ start=$(date +%s)
 # Every mutant of the configured modules except those of evaluate_tofu and generate_greedy (about 360 mutants whose
 # tests each run a model end to end: they alone would double the run; `MUTANTS='*' bash scripts/mutation.sh` runs
 # everything). The per-item wiring of evaluate_tofu is checked by tests/test_values_eval.py all the same.
-read -r -a patterns <<< "${MUTANTS:-hf_unlearn.trainer.* hf_unlearn.saliency.* hf_unlearn.diffusion.* hf_unlearn.vision.* hf_unlearn.eval.tofu.x_[!e]* hf_unlearn.eval.scoring.x_[!g]*}"
+read -r -a patterns <<< "${MUTANTS:-hf_unlearn.logprobs.* hf_unlearn.trainer.* hf_unlearn.saliency.* hf_unlearn.diffusion.* hf_unlearn.vision.* hf_unlearn.eval.tofu.x_[!e]* hf_unlearn.eval.scoring.x_[!g]*}"
 nice -n 10 mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "${patterns[@]}"
 echo "mutmut run: $(( $(date +%s) - start )) s"
 mkdir -p mutation
