@@ -390,3 +390,25 @@ def test_esd_target_and_losses_by_hand():
     assert denoising_attack_loss(pred, torch.tensor([2.0, -1.0])).item() == pytest.approx((4 + 16) / 2)
     target = esd_target(uncond.requires_grad_(), cond)
     assert not target.requires_grad
+
+
+def test_vision_metrics_edge_sizes_and_a_finite_model_with_parameters():
+    from hf_unlearn.vision.data import ClassificationData, ForgetSplit
+    from hf_unlearn.vision.metrics import accuracy, evaluate_unlearning, svc_mia_efficacy
+
+    model = torch.nn.Flatten()
+    assert accuracy(model, torch.tensor([[0.0, 1.0]]), torch.tensor([1])) == 100.0  # one example is enough
+    one = (torch.tensor([[5.0, 0.0]]), torch.tensor([0]))
+    low = (torch.tensor([[0.0, 0.0]]), torch.tensor([0]))
+    assert svc_mia_efficacy(model, one, low, low) in (0.0, 100.0)  # one member, one non-member, one target
+    with pytest.raises(ValueError, match="non-empty"):
+        svc_mia_efficacy(model, one, low, (torch.zeros(0, 2), torch.zeros(0, dtype=torch.long)))
+
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2, 2))
+    data = ClassificationData(
+        torch.eye(2)[[0, 1, 0, 1]], torch.tensor([0, 1, 0, 1]), torch.eye(2), torch.tensor([0, 1]), 2, "hand"
+    )
+    split = ForgetSplit(
+        forget=torch.tensor([True, False, False, False]), test=torch.ones(2, dtype=torch.bool), mode="random"
+    )
+    assert set(evaluate_unlearning(linear, data, split)) == {"UA", "RA", "TA", "MIA"}  # finite weights: no error

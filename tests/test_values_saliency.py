@@ -253,3 +253,41 @@ def test_saved_mask_keeps_values_density_and_metadata(tmp_path):
     assert meta["density"] == "0.500000" and meta["sparsity"] == "0.5" and meta["model"] == "tiny"
     with pytest.raises(FileExistsError):
         save_saliency_mask(mask, path)
+
+
+def test_default_forget_loss_reads_loss_and_logits_attributes_and_rejects_other_batches():
+    from types import SimpleNamespace
+
+    from hf_unlearn.saliency.mask import default_forget_loss, mask_density
+
+    class AttrOutputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.tensor([[1.0, -1.0], [0.5, 2.0]]))
+
+        def forward(self, x, labels=None):
+            logits = x @ self.w
+            if labels is None:
+                return SimpleNamespace(logits=logits)
+            return SimpleNamespace(loss=nn.functional.cross_entropy(logits, labels), logits=logits)
+
+    model, x, y = AttrOutputs(), torch.tensor([[1.0, 2.0], [0.0, 1.0]]), torch.tensor([0, 1])
+    expected = nn.functional.cross_entropy(x @ model.w, y).item()
+    assert default_forget_loss(model, {"x": x, "labels": y}).item() == pytest.approx(expected)
+    assert default_forget_loss(model, (x, y)).item() == pytest.approx(expected)  # `.logits` of the output
+    with pytest.raises(TypeError, match="default forget loss"):
+        default_forget_loss(model, (x, y, y))
+    assert mask_density({"w": torch.tensor([True])}) == 1.0
+
+
+def test_saved_mask_records_its_format():
+    import tempfile
+
+    from safetensors import safe_open
+
+    from hf_unlearn.saliency import save_saliency_mask
+
+    path = tempfile.mkdtemp() + "/m.safetensors"
+    save_saliency_mask({"w": torch.tensor([1, 0])}, path)
+    with safe_open(path, framework="pt") as f:
+        assert "format" in f.metadata()
