@@ -61,7 +61,7 @@ def _method_label(label: str, runs: list[dict], recipe: str) -> str:
     parts = [_METHOD_NAMES.get(method, method)]
     if method in ("simnpo", "npo"):
         parts.append(f"β {hp['beta']:g}")
-    parts.append(f"lr {hp['learning_rate']:g}")
+    parts.append("lr " + f"{hp['learning_rate']:.0e}".replace("e-0", "e-"))
     text = " ".join(parts[:2]) + (", " + parts[2] if len(parts) > 2 else "")
     return text + (" (the world recipe, = quick start)" if label == recipe else "")
 
