@@ -153,6 +153,31 @@ def test_relearned_retain_model_forget_probability_rises(tofu_world):
         assert torch.equal(v, before[k])
 
 
+def test_lora_relearning_trains_only_the_adapter(tofu_world):
+    seen = []
+
+    def capture(model):
+        seen.append({k: v.detach().clone() for k, v in model.named_parameters()})
+
+    relearn_attack(
+        tofu_world.load_model("retain90"),
+        tofu_world.load_tokenizer(),
+        tofu_world.load_split("forget10"),
+        capture,
+        steps=[0, 3],
+        num_samples=4,
+        learning_rate=1e-2,
+        use_lora=True,
+        lora_r=4,
+        template=tofu_world.template,
+        progress=False,
+    )
+    before, after = seen
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all("lora_" in k for k in changed), sorted(changed)[:5]
+    assert any("lora_A" in k for k in changed) and any("lora_B" in k for k in changed)
+
+
 def test_8bit_changes_target_little_4bit_more(tofu_world):
     tokenizer = tofu_world.load_tokenizer()
     target = tofu_world.load_model("target")
