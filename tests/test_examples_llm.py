@@ -86,7 +86,7 @@ def test_npo_tofu_under_accelerate_launch_with_two_processes(tofu_world, tmp_pat
     assert (out / "model" / "model.safetensors").is_file()
 
 
-def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
+def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path, capsys):
     out = tmp_path / "lora"
     script_args, training_args = lora_unlearn.parse_args(
         ["--preset", "test", "--output_dir", str(out), "--merge", "--disable_tqdm", "true", "--num_train_epochs", "5"]
@@ -96,6 +96,8 @@ def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
     retain_before, retain_after = result["retain_nll"]
     assert after > before + 0.15
     assert retain_after - retain_before < after - before
+    # the printed expectation is the one the measurement supports (not "should stay": a memorised ~0 rises anyway)
+    assert "(should stay well below the forget NLL" in capsys.readouterr().out
     assert (out / "adapter" / "adapter_config.json").is_file()
     assert (out / "merged" / "model.safetensors").is_file()
     adapter, merged = ModelCard.load(out / "adapter" / "README.md"), ModelCard.load(out / "merged" / "README.md")

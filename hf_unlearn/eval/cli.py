@@ -111,6 +111,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no_progress", action="store_true", help="Hide progress bars (evaluation, data and model loading)."
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Allow writing over an existing --output_file / --retain_output_file (refused by default).",
+    )
     p.set_defaults(func=run_tofu)
     _add_muse_parser(benchmarks)
 
@@ -137,6 +142,47 @@ def resolve_model_path(model: str, data: str) -> str:
                 f"{model!r} is neither a folder nor a model of the world {data} (it has {sorted(models)})."
             )
     return model
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Checks every path and id of an `eval tofu` run before any model is loaded or evaluated.
+
+    Raises:
+        `ValueError`: A missing folder ("no such folder"), a folder that is not a saved model, an unknown world
+            model name, a missing `--retain_results` file, an existing output file without `--overwrite`, or a Hub id
+            that cannot be reached.
+    """
+    from ..data.tofu import WORLD_MANIFEST
+    from ..sources import check_dataset_source, check_model_source
+
+    check_dataset_source(
+        args.data,
+        "--data",
+        hint="Pass a Hub dataset id (locuslab/TOFU) or a mini-TOFU world folder; build one with "
+        f"`hf-unlearn build-world tofu --output_dir {args.data}`.",
+    )
+    for option, value in (("--model", args.model), ("--retain_model", args.retain_model)):
+        if value is not None:
+            check_model_source(resolve_model_path(value, args.data), option)
+    if args.retain_results is not None and not Path(args.retain_results).is_file():
+        raise ValueError(
+            f"--retain_results {args.retain_results!r}: no such file. Pass the JSON written by an earlier "
+            "`hf-unlearn eval tofu --retain_model ...` run, or evaluate the retain model with --retain_model."
+        )
+    is_world = (Path(args.data) / WORLD_MANIFEST).is_file()
+    if args.retain_model is None and args.retain_results is None and not is_world:
+        print("note: no --retain_model / --retain_results: forget quality will not be computed.", file=sys.stderr)  # noqa: T201
+    outputs = [Path(args.output_file)]
+    if args.retain_model is not None:
+        outputs.append(_retain_output(args))
+    for out in outputs:
+        if out.exists() and not args.overwrite:
+            raise ValueError(f"{out} already exists; choose a new --output_file, or pass --overwrite to replace it.")
+
+
+def _retain_output(args: argparse.Namespace) -> Path:
+    output = Path(args.output_file)
+    return Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
 
 
 def _load(model_arg: str, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -194,14 +240,15 @@ def run_tofu(args: argparse.Namespace) -> int:
     output = Path(args.output_file)
     if output.suffix != ".json":
         raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {output}.")
+    if args.retain_model is not None and _retain_output(args).resolve() == output.resolve():
+        raise ValueError("--retain_output_file must differ from --output_file.")
+    check_inputs(args)
     rows: dict[str, Any] = {}
     retain_results: Any = None
     if args.retain_results is not None:
         retain_results = load_json(args.retain_results)
     elif args.retain_model is not None:
-        retain_out = Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
-        if retain_out.resolve() == output.resolve():
-            raise ValueError("--retain_output_file must differ from --output_file.")
+        retain_out = _retain_output(args)
         retain_results = _evaluate(args.retain_model, args, retain_results=None)
         # The retain model against itself: forget quality 1 by construction.
         retain_results = mark_as_retain(retain_results)

@@ -180,18 +180,28 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         method (`str`, *optional*, defaults to `"simnpo"`): A registered method name, matching `training_args`.
     """
 
-    from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
+    from ..data import WORLD_MANIFEST, build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
     from ..eval import evaluate_tofu, plot_tradeoff, save_json, tofu_table
     from ..eval.tofu import mark_as_retain
     from ..hub import push_to_hub, resolve_token
     from ..plotting import is_plotting_available
+    from ..sources import check_unlearning_sources
+    from ..trainer.safety import claim_output_dir
 
     trainer_cls, _ = get_method(method).classes()
     _ = training_args.device  # set up the (distributed) state from the arguments before anything else reads it
     state = PartialState()
     output_dir = Path(training_args.output_dir)
-    if (output_dir / "results.json").exists() and not training_args.resume_from_checkpoint:
-        raise ValueError(f"{output_dir} already holds results.json; choose a new --output_dir (nothing overwritten).")
+    # every path, id and the output folder are checked before minutes of world building and evaluation
+    check_unlearning_sources(script_args.dataset, script_args.model, script_args.retain_results, WORLD_MANIFEST)
+    resume, overwrite = training_args.resume_from_checkpoint, training_args.overwrite_output_dir
+    if (output_dir / "results.json").exists() and not (resume or overwrite):
+        raise ValueError(
+            f"{output_dir} already holds results.json; choose a new --output_dir, or pass --overwrite_output_dir "
+            "to replace it."
+        )
+    if state.is_main_process:  # the other ranks would see the main process's claim
+        claim_output_dir(output_dir, overwrite, resume)
     push, training_args.push_to_hub = training_args.push_to_hub, False  # we push model/ ourselves, at the end
     if push:
         if not training_args.hub_model_id:
@@ -223,9 +233,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
         data, world_label = script_args.dataset, None
-        if script_args.model is None:
-            raise ValueError("--model is required with --dataset (the fine-tuned model to unlearn from).")
-        model_path = script_args.model
+        model_path = script_args.model  # required with such a --dataset: check_unlearning_sources says so
         template = training_args.qa_template
 
     model, tokenizer, dtype = load_model_and_tokenizer(model_path, training_args)

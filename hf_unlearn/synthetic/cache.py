@@ -128,6 +128,11 @@ class WorldFolder:
         """Opens a built world folder."""
         path = Path(path)
         manifest_file = path / "world.json"
+        if not path.is_dir():
+            raise ValueError(
+                f"{path}: no such folder. Build a {cls.title} world there with `hf-unlearn build-world {cls.world} "
+                f"--output_dir {path}` (or `build_{cls.world}_world(output_dir=...)`)."
+            )
         if not manifest_file.is_file():
             raise ValueError(
                 f"{path} is not a {cls.title} world (no world.json); build one with build_{cls.world}_world."
