@@ -6,12 +6,16 @@ Evaluation judges a model however it was made: nothing here imports the trainers
 - `tofu`: the TOFU metrics as pure functions on per-item numbers, and [`evaluate_tofu`] to run a model.
 - `scoring`: batched per-sequence NLL / token log-probs and batched greedy generation (reused by MUSE and MIAs).
 - `report`: JSON, Markdown tables and trade-off plots.
+- `relearn`: the relearning attack (fine-tune a copy on a forget sample, re-evaluate at chosen steps).
+- `quantize`: the quantisation probe (round-to-nearest per-group weight quantisation; bitsandbytes on a GPU).
 - `metrics/tofu`: the same TOFU metrics as an `evaluate` module, loadable by path ([`TOFU_METRIC_PATH`]; needs the
   `evaluate` extra). Plots need the `plot` extra (matplotlib).
 """
 
 from pathlib import Path
 
+from .quantize import load_bnb_quantized, quantize_model, quantize_tensor
+from .relearn import relearn_attack
 from .report import load_json, markdown_table, plot_tradeoff, save_json, tofu_table
 from .scoring import SequenceScores, generate_greedy, score_sequences, sequence_nll
 from .tofu import (
@@ -44,11 +48,15 @@ __all__ = [
     "evaluate_tofu",
     "forget_quality",
     "generate_greedy",
+    "load_bnb_quantized",
     "load_json",
     "markdown_table",
     "model_utility",
     "plot_tradeoff",
     "probability_with_options",
+    "quantize_model",
+    "quantize_tensor",
+    "relearn_attack",
     "retain_truth_ratios",
     "rouge_l_recall",
     "save_json",
