@@ -8,8 +8,10 @@ with `method:key=value,...` (e.g. `ga:learning_rate=3e-4`).
 
     python benchmarks/bench_tofu_methods.py --preset default --seeds 0 1 2 --output_dir outputs/tofu_methods
 
-Writes `summary.json` and `summary.md` (per method: median forget quality, its ratio to the target's, median model
-utility and its ratio, and whether the run meets ">= 100x forget quality at >= 0.9x utility").
+Runs already finished in `--output_dir` (their `results.json` exists) are reused, so an interrupted call can be
+resumed with the same command. Writes `summary.json` and `summary.md` (per method: median forget quality, its ratio
+to the target's, median model utility and its ratio, and whether the run meets ">= 100x forget quality at >= 0.9x
+utility").
 """
 
 from __future__ import annotations
@@ -71,7 +73,11 @@ def main(args: argparse.Namespace) -> dict:
             if retain_json is not None:
                 argv += ["--retain_results", str(retain_json), "--skip_reference_evals"]
             start = time.perf_counter()
-            result = unlearn_tofu.main(*unlearn_tofu.parse_args(argv, method=method), method=method)
+            if (run_dir / "results.json").is_file():  # finished by an interrupted earlier call: reuse it
+                result = json.loads((run_dir / "results.json").read_text())
+                print(f"{label} seed {seed}: reusing {run_dir / 'results.json'}", flush=True)
+            else:
+                result = unlearn_tofu.main(*unlearn_tofu.parse_args(argv, method=method), method=method)
             if reference is None:
                 reference = {"target": result["target"], "retain": result["retain"]}
                 retain_json = run_dir / "eval_retain.json"

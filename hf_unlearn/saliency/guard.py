@@ -26,8 +26,12 @@ __all__ = ["SaliencyMaskGuard", "apply_saliency_mask"]
 
 
 def _inner_optimizer(optimizer: Any) -> torch.optim.Optimizer:
-    # accelerate's AcceleratedOptimizer (and similar wrappers) keep the torch optimizer in `.optimizer`.
-    while not isinstance(optimizer, torch.optim.Optimizer) and hasattr(optimizer, "optimizer"):
+    # accelerate's AcceleratedOptimizer (and similar wrappers) keep the torch optimizer in `.optimizer`. Unwrap even
+    # when the wrapper itself subclasses `torch.optim.Optimizer` (AcceleratedOptimizer does, without initialising it,
+    # so hooks registered on the wrapper fail or never run).
+    while isinstance(getattr(optimizer, "optimizer", None), torch.optim.Optimizer) or (
+        not isinstance(optimizer, torch.optim.Optimizer) and hasattr(optimizer, "optimizer")
+    ):
         optimizer = optimizer.optimizer
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"`optimizer` must be a torch optimizer (or wrap one), got {type(optimizer).__name__}.")

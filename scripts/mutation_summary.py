@@ -1,0 +1,57 @@
+"""Per-module mutation counts from mutmut's result files (`mutants/**/*.py.meta`), as a Markdown table and JSON.
+
+Run after `mutmut run` (see `scripts/mutation.sh`):
+
+    python scripts/mutation_summary.py                     # prints the table
+    python scripts/mutation_summary.py --json counts.json  # also writes the counts
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+
+# mutmut 3's exit-code meanings (mutmut/stats.py): 1 and 3 = a test failed (killed), 0 = every test passed
+# (survived), 5 / 33 = no test covers the mutated function, 36 / +-24 / 152 / 255 = timeout, None = not run (outside
+# the patterns scripts/mutation.sh passes).
+_STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout", 24: "timeout"}
+_STATUS.update({-24: "timeout", 152: "timeout", 255: "timeout", None: "not checked"})
+COLUMNS = ("mutants", "killed", "survived", "no tests", "timeout", "not checked", "other")
+
+
+def summarise(mutants_dir: Path) -> dict[str, dict[str, int]]:
+    """Counts of each outcome per mutated module."""
+    out: dict[str, dict[str, int]] = {}
+    for meta in sorted(mutants_dir.rglob("*.py.meta")):
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+        if not codes:
+            continue
+        counts = Counter(_STATUS.get(code, "other") for code in codes.values())
+        row = {"mutants": len(codes), **{c: counts.get(c, 0) for c in COLUMNS[1:]}}
+        out[str(meta.relative_to(mutants_dir))[: -len(".meta")]] = row
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mutants_dir", default="mutants", help="mutmut's working folder.")
+    parser.add_argument("--json", default=None, help="Also write the counts to this JSON file.")
+    args = parser.parse_args()
+    counts = summarise(Path(args.mutants_dir))
+    if not counts:
+        raise SystemExit(f"no mutmut results under {args.mutants_dir}/; run `mutmut run` first.")
+    lines = ["| module | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for module, row in counts.items():
+        lines.append(f"| {module} | " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
+    total = {c: sum(r[c] for r in counts.values()) for c in COLUMNS}
+    lines.append("| **all** | " + " | ".join(str(total[c]) for c in COLUMNS) + " |")
+    print("\n".join(lines))  # noqa: T201
+    if args.json:
+        Path(args.json).write_text(json.dumps(counts, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

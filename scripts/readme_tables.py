@@ -1,0 +1,257 @@
+"""Writes the README's results tables from the benchmarks' JSON output (`benchmarks/results/*.json`).
+
+Each table sits between marker comments in README.md:
+
+    <!-- results:NAME -->
+    ...generated table, seeds and command...
+    <!-- /results:NAME -->
+
+and is rendered from its JSON file by the function registered for NAME below. Nothing in a generated block is typed
+by hand, so a table cannot drift from its results file; `tests/test_readme_tables.py` fails when they disagree.
+
+    python scripts/readme_tables.py            # rewrite the blocks in README.md
+    python scripts/readme_tables.py --check    # exit 1 if a block differs from its JSON (what the test checks)
+
+To refresh a table, rerun the command printed under it, copy its JSON to `benchmarks/results/`, and rerun this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README = ROOT / "README.md"
+_BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.DOTALL)
+
+#: Claims the README makes about the method benchmark, which should hold on any machine (not digits): the world
+#: recipe's unlearned model reaches at least this multiple of the target's forget quality ...
+MIN_FORGET_QUALITY_X_TARGET = 100.0
+#: ... and keeps at least this fraction of the retain model's utility (medians over seeds).
+MIN_UTILITY_X_RETAIN = 0.95
+
+_METHOD_NAMES = {"simnpo": "SimNPO", "npo": "NPO", "graddiff": "GradDiff", "ga": "GA"}
+
+
+def _fmt(x: float) -> str:
+    """Three significant digits, or scientific notation below 1e-3."""
+    if x == 0:
+        return "0"
+    return f"{x:.2g}" if abs(x) < 1e-3 else f"{x:.3g}"
+
+
+def _command(settings: dict) -> str:
+    methods = " ".join(settings["methods"])
+    seeds = " ".join(str(s) for s in settings["seeds"])
+    return (
+        f"python benchmarks/bench_tofu_methods.py --preset {settings['preset']} --methods {methods} "
+        f"--seeds {seeds} --output_dir OUT"
+    )
+
+
+def _method_label(label: str, runs: list[dict], recipe: str) -> str:
+    method = label.split("_")[0]
+    hp = runs[0]["hyperparameters"]
+    parts = [_METHOD_NAMES.get(method, method)]
+    if method in ("simnpo", "npo"):
+        parts.append(f"β {hp['beta']:g}")
+    parts.append("lr " + f"{hp['learning_rate']:.0e}".replace("e-0", "e-"))
+    text = " ".join(parts[:2]) + (", " + parts[2] if len(parts) > 2 else "")
+    return text + (" (the world recipe, = quick start)" if label == recipe else "")
+
+
+def method_summary(data: dict) -> dict[str, dict[str, float]]:
+    """Per method label: median, min and max forget quality and model utility over seeds, and the ratios."""
+    target, retain = data["target"], data["retain"]
+    out = {}
+    for label, entry in data["methods"].items():
+        fq = [r["forget_quality"] for r in entry["runs"]]
+        mu = [r["model_utility"] for r in entry["runs"]]
+        out[label] = {
+            "fq_median": statistics.median(fq),
+            "fq_min": min(fq),
+            "fq_max": max(fq),
+            "mu_median": statistics.median(mu),
+            "mu_min": min(mu),
+            "mu_max": max(mu),
+            "fq_x_target": statistics.median(fq) / target["forget_quality"],
+            "mu_x_retain": statistics.median(mu) / retain["model_utility"],
+            "seeds": [r["seed"] for r in entry["runs"]],
+        }
+    return out
+
+
+def render_tofu_methods(data: dict) -> str:
+    """The method benchmark table (`bench_tofu_methods.py` summary.json)."""
+    target, retain, settings = data["target"], data["retain"], data["settings"]
+    summary = method_summary(data)
+    recipe = next(iter(data["methods"]))
+    seeds = settings["seeds"]
+    lines = [
+        (
+            f"Seeds {', '.join(map(str, seeds))} ({len(seeds)} runs per row; forget quality per seed in seed order), "
+            f"`{settings['preset']}` world, {settings['forget_split']}:"
+        ),
+        "",
+        f"`{_command(settings)}`",
+        "",
+        "| model / method | forget quality: median [min, max] | per seed | model utility: median [min, max] (× retain) |",
+        "|---|---|---|---|",
+        (
+            f"| target (before unlearning) | {_fmt(target['forget_quality'])} | - | "
+            f"{target['model_utility']:.3f} ({target['model_utility'] / retain['model_utility']:.3f}×) |"
+        ),
+        f"| retain90 model | {_fmt(retain['forget_quality'])} (by definition) | - | {retain['model_utility']:.3f} |",
+    ]
+    for label, entry in data["methods"].items():
+        s = summary[label]
+        per_seed = " / ".join(_fmt(r["forget_quality"]) for r in entry["runs"])
+        lines.append(
+            f"| {_method_label(label, entry['runs'], recipe)} | {_fmt(s['fq_median'])} "
+            f"[{_fmt(s['fq_min'])}, {_fmt(s['fq_max'])}] | {per_seed} | {s['mu_median']:.3f} "
+            f"[{s['mu_min']:.3f}, {s['mu_max']:.3f}] ({s['mu_x_retain']:.3f}×) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_quickstart(data: dict) -> str:
+    """The quick start's figure: the world recipe's spread over seeds, from the same summary.json."""
+    recipe = next(iter(data["methods"]))
+    s = method_summary(data)[recipe]
+    target, retain = data["target"], data["retain"]
+    return (
+        f"Over seeds {', '.join(map(str, s['seeds']))} of the quick start's recipe (`{_command(data['settings'])}`, "
+        f"first row): forget quality median {_fmt(s['fq_median'])} (range {_fmt(s['fq_min'])} to {_fmt(s['fq_max'])}, "
+        f"{s['fq_max'] / s['fq_min']:.3g}x apart; "
+        f"target {_fmt(target['forget_quality'])}), model utility median {s['mu_median']:.3f} (range "
+        f"{s['mu_min']:.3f} to {s['mu_max']:.3f}; target {target['model_utility']:.3f}, retain "
+        f"{retain['model_utility']:.3f}).\n"
+    )
+
+
+def render_float_kernels(data: dict) -> str:
+    """The kernel-dependence table (`benchmarks/float_kernels.py` JSON)."""
+    lines = [
+        (
+            f"`python benchmarks/float_kernels.py --steps {data['steps']}` (tiny Llama, {data['steps']} AdamW steps, one "
+            "thread; each row against the first):"
+        ),
+        "",
+        (
+            "| kernels | ATen path | logits before training: max abs diff | weights after: mean abs diff (share that "
+            "differ) | logits after: max abs diff |"
+        ),
+        "|---|---|---|---|---|",
+    ]
+    for name, r in data["settings"].items():
+        lines.append(
+            f"| {name} | {r['aten_capability']} | {r['first_logits_max_abs_diff']:.2g} | "
+            f"{r['weights_mean_abs_diff']:.2g} ({r['weights_fraction_different']:.1%}) | "
+            f"{r['final_logits_max_abs_diff']:.2g} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+WORLD_ROWS = {
+    "target": "target",
+    "retain90_seed1": "retain90, second seed (init included)",
+    "retain90": "retain90",
+    "base": "base (world facts only)",
+}
+WORLD_KEYS = ("forget_quality", "forget_quality_ks_statistic", "model_utility", "forget_rouge_l_recall")
+WORLD_KEYS += ("world_facts_utility",)
+
+
+def collect_world(eval_dir: Path, output: Path = RESULTS / "tofu_world.json") -> None:
+    """Keeps the summaries of the world's `hf-unlearn eval tofu` runs (`<model>.json`, and the retain model's
+    `target.retain.json`), as written by the commands in the README's world table, in one small JSON file."""
+    files = {name: eval_dir / f"{name}.json" for name in WORLD_ROWS}
+    files["retain90"] = eval_dir / "target.retain.json"
+    models = {}
+    for name, path in files.items():
+        summary = json.loads(path.read_text())["summary"]
+        models[name] = {k: summary[k] for k in WORLD_KEYS}
+    max_new_tokens = json.loads(files["target"].read_text())["max_new_tokens"]
+    output.write_text(json.dumps({"max_new_tokens": max_new_tokens, "models": models}, indent=2) + "\n")
+
+
+def render_tofu_world(data: dict) -> str:
+    """The world's models table (`collect_world` output)."""
+    lines = [
+        (
+            "`hf-unlearn eval tofu --data WORLD --model target --retain_model retain90 --output_file E/target.json`, then "
+            "`--model retain90_seed1` and `--model base` with `--retain_results E/target.retain.json` (WORLD = the cached "
+            "`default` world, forget10):"
+        ),
+        "",
+        "| model | forget quality vs retain90 (KS D) | model utility | forget ROUGE-L recall | world-facts utility |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in WORLD_ROWS.items():
+        m = data["models"][name]
+        lines.append(
+            f"| {label} | {_fmt(m['forget_quality'])} ({m['forget_quality_ks_statistic']:.3f}) | "
+            f"{m['model_utility']:.3f} | {m['forget_rouge_l_recall']:.3f} | {m['world_facts_utility']:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+#: Block name -> (JSON file under benchmarks/results, renderer).
+TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
+    "tofu-methods": ("tofu_methods.json", render_tofu_methods),
+    "quickstart": ("tofu_methods.json", render_quickstart),
+    "float-kernels": ("float_kernels.json", render_float_kernels),
+    "tofu-world": ("tofu_world.json", render_tofu_world),
+}
+
+
+def render(name: str, results_dir: Path = RESULTS) -> str:
+    """The generated text of block `name`."""
+    if name not in TABLES:
+        raise ValueError(f"README block {name!r} has no renderer; known blocks: {sorted(TABLES)}.")
+    file, fn = TABLES[name]
+    return fn(json.loads((results_dir / file).read_text()))
+
+
+def blocks(text: str) -> dict[str, str]:
+    """Block name -> current body, for every marked block of `text`."""
+    return {m["name"]: m["body"] for m in _BLOCK.finditer(text)}
+
+
+def update(text: str, results_dir: Path = RESULTS) -> str:
+    """`text` with every marked block replaced by its rendering."""
+    return _BLOCK.sub(lambda m: m.group(1) + render(m["name"], results_dir) + m.group(4), text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="Do not write; exit 1 if a block is out of date.")
+    parser.add_argument("--readme", default=str(README), help="The README to update.")
+    parser.add_argument(
+        "--collect_world",
+        default=None,
+        help="First keep the summaries of the world table's `hf-unlearn eval tofu` outputs in this folder in "
+        "benchmarks/results/tofu_world.json.",
+    )
+    args = parser.parse_args()
+    if args.collect_world:
+        collect_world(Path(args.collect_world))
+    path = Path(args.readme)
+    text = path.read_text()
+    new = update(text)
+    if args.check:
+        stale = [n for n, body in blocks(text).items() if body != render(n)]
+        if stale:
+            raise SystemExit(f"README blocks out of date with benchmarks/results: {stale}")
+        return
+    path.write_text(new)
+
+
+if __name__ == "__main__":
+    main()
