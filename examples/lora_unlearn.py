@@ -10,7 +10,8 @@ the adapter disabled, so no second copy of the model is loaded.
         --forget_file forget.jsonl --retain_file retain.jsonl --method simnpo --merge --output_dir my-unlearned
 
 Without `--model` it runs on the offline mini-TOFU world (its target model, forget10 and retain90). The script
-prints the mean answer NLL on the forget and retain sets before and after (forget should rise, retain stay).
+prints the mean answer NLL on the forget and retain sets before and after (forget should rise; retain should stay
+well below it).
 Run `python examples/lora_unlearn.py --help` for every option. The job lives in `hf_unlearn/scripts/lora_unlearn.py`.
 """
 

@@ -120,7 +120,8 @@ def main(args: argparse.Namespace) -> dict:
     if results["tuning"]:
         print("Learning rates chosen on the tuning seeds (mean Avg. Gap per grid value):")
         for scenario, table in results["tuning"].items():
-            print(f"  {scenario}: {results['learning_rates'][scenario]}  grid: {table}")
+            grid = {m: {r["learning_rate"]: r["gap"] for r in rows} for m, rows in table.items()}
+            print(f"  {scenario}: {results['learning_rates'][scenario]}  grid (None = diverged): {grid}")
     paths = save_results(results, args.output_dir)
     print(f"Wrote {paths['json']}, {paths['md']} and {paths['plot']}")
     return results

@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 # THE list of public names: submodule -> names it defines (each room adds its own line). `__all__` and the lazy lookup
 # are derived from it; the world internals (tokenizer and model factories, world classes) stay in
-# `hf_unlearn.synthetic`, only the two world builders are here.
+# `hf_unlearn.synthetic`, only the world builders are here.
 _import_structure: dict[str, list[str]] = {
     "data": [
         "TOFU_SPLITS",
@@ -26,6 +26,7 @@ _import_structure: dict[str, list[str]] = {
         "QATemplate",
         "build_forget_retain_dataset",
         "get_template",
+        "load_muse",
         "load_tofu",
         "tokenize_qa",
     ],
@@ -39,9 +40,13 @@ _import_structure: dict[str, list[str]] = {
         "esd_loss",
     ],
     "eval": [
+        "evaluate_muse",
         "evaluate_tofu",
         "forget_quality",
+        "mia_auc",
+        "mia_scores",
         "model_utility",
+        "privleak",
         "truth_ratio",
     ],
     "saliency": [
@@ -53,6 +58,7 @@ _import_structure: dict[str, list[str]] = {
         "save_saliency_mask",
     ],
     "synthetic": [
+        "build_muse_world",
         "build_tofu_world",
         "load_shapes_world",
     ],
@@ -86,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover
         QATemplate,
         build_forget_retain_dataset,
         get_template,
+        load_muse,
         load_tofu,
         tokenize_qa,
     )
@@ -98,7 +105,16 @@ if TYPE_CHECKING:  # pragma: no cover
         SoftPromptTextEncoder,
         esd_loss,
     )
-    from .eval import evaluate_tofu, forget_quality, model_utility, truth_ratio
+    from .eval import (
+        evaluate_muse,
+        evaluate_tofu,
+        forget_quality,
+        mia_auc,
+        mia_scores,
+        model_utility,
+        privleak,
+        truth_ratio,
+    )
     from .saliency import (
         SaliencyMaskGuard,
         SalUnMask,
@@ -107,7 +123,7 @@ if TYPE_CHECKING:  # pragma: no cover
         load_saliency_mask,
         save_saliency_mask,
     )
-    from .synthetic import build_tofu_world, load_shapes_world
+    from .synthetic import build_muse_world, build_tofu_world, load_shapes_world
     from .trainer import (
         GradAscentConfig,
         GradAscentTrainer,

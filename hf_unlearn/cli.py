@@ -8,6 +8,8 @@ Each room registers its sub-commands through a `register_cli(subparsers)` functi
 - `hf-unlearn eval tofu --model M --retain_model R --data DIR --forget_split forget10 --output_file F.json`.
 - `hf-unlearn train METHOD [OPTIONS]`: unlearn a TOFU forget split with a registered method (simnpo, npo, graddiff,
   ga), evaluate and report, as `examples/simnpo_tofu.py` (`hf-unlearn train simnpo --help`).
+- `hf-unlearn robustness --model M --relearn_steps 0,10,25,50 --quant_bits 8,4 --output_dir D`: relearning and
+  quantisation attacks on a TOFU forget split, as `examples/robustness.py`.
 
 Example:
     >>> from hf_unlearn.cli import build_parser
@@ -26,6 +28,7 @@ _REGISTRARS: list[str] = [
     "hf_unlearn.synthetic.cli:register_cli",
     "hf_unlearn.eval.cli:register_cli",
     "hf_unlearn.scripts.cli:register_cli",
+    "hf_unlearn.scripts.robustness:register_cli",
 ]
 
 

@@ -49,7 +49,8 @@ def test_simnpo_tofu_job_writes_results_table_plot_card_and_pushes(tofu_world, t
     assert card.data.library_name == "transformers" and {"simnpo", "unlearning"} <= set(card.data.tags)
     assert card.data.base_model is None and card.data.datasets is None  # local world paths stay out of metadata
     metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
-    assert metrics == {k: pytest.approx(unlearned[k]) for k in ("forget_quality", "model_utility")}
+    card_keys = ("forget_quality", "model_utility", "forget_truth_ratio", "privleak", "extraction_strength")
+    assert metrics == {k: pytest.approx(unlearned[k]) for k in card_keys}  # open-unlearning's names
     assert tofu_world.path.name in card.text and "2410.07163" in card.text and "`beta`: 1.0" in card.text
 
     pushed = fake_hub.files("me/simnpo-test")
@@ -85,7 +86,7 @@ def test_npo_tofu_under_accelerate_launch_with_two_processes(tofu_world, tmp_pat
     assert (out / "model" / "model.safetensors").is_file()
 
 
-def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
+def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path, capsys):
     out = tmp_path / "lora"
     script_args, training_args = lora_unlearn.parse_args(
         ["--preset", "test", "--output_dir", str(out), "--merge", "--disable_tqdm", "true", "--num_train_epochs", "5"]
@@ -95,6 +96,8 @@ def test_lora_unlearn_saves_adapter_and_merged_model(tofu_world, tmp_path):
     retain_before, retain_after = result["retain_nll"]
     assert after > before + 0.15
     assert retain_after - retain_before < after - before
+    # the printed expectation is the one the measurement supports (not "should stay": a memorised ~0 rises anyway)
+    assert "(should stay well below the forget NLL" in capsys.readouterr().out
     assert (out / "adapter" / "adapter_config.json").is_file()
     assert (out / "merged" / "model.safetensors").is_file()
     adapter, merged = ModelCard.load(out / "adapter" / "README.md"), ModelCard.load(out / "merged" / "README.md")

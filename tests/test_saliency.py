@@ -406,3 +406,66 @@ def test_ddp_two_processes_same_mask_and_frozen_weights(tmp_path):
     assert torch.equal(r0["mask"], r1["mask"])  # one mask on every rank
     assert torch.equal(r0["weights"], r1["weights"])  # DDP kept the replicas in sync
     assert r0["moved"] > 0
+
+
+def test_resume_restores_the_checkpointed_mask_and_matches_an_uninterrupted_run(tmp_path):
+    """SalUnMask(forget_dataset=...) resumed from checkpoint-3 must use the mask of the interrupted run (saved with the
+    checkpoint), not recompute it from the resumed weights: losses of steps 4-6 and the final weights then equal the
+    uninterrupted run's."""
+    from safetensors.torch import load_file
+    from transformers import Trainer
+
+    from hf_unlearn.saliency import SalUnMask
+
+    forget, data = _token_data(8, seed=1), _token_data(48, seed=2)
+    out = tmp_path / "run"
+
+    def run(resume=None):
+        callback = SalUnMask(forget_dataset=forget, sparsity=0.3)
+        args = _train_args(
+            tmp_path, output_dir=str(out), save_strategy="steps", save_steps=3, logging_strategy="steps",
+            logging_steps=1, seed=0,
+        )  # fmt: skip
+        trainer = Trainer(model=_tiny_llama(), args=args, train_dataset=data, callbacks=[callback])
+        trainer.train(resume_from_checkpoint=resume)
+        losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
+        return callback, trainer, losses
+
+    full_cb, full, full_losses = run()
+    saved = load_file(out / "checkpoint-3" / "salun_mask.safetensors")
+    assert set(saved) == set(full_cb.mask)
+    for name, keep in full_cb.mask.items():
+        assert torch.equal(saved[name].bool(), keep), name
+    # what a recomputed mask would be: the saliency of the weights at step 3 differs from the one at step 0
+    from hf_unlearn.saliency import compute_saliency_mask
+
+    at_step3 = _tiny_llama()
+    from safetensors.torch import load_file as load_weights
+
+    at_step3.load_state_dict(load_weights(out / "checkpoint-3" / "model.safetensors"), strict=False)
+    recomputed = compute_saliency_mask(at_step3, forget, sparsity=0.3)
+    assert any(not torch.equal(recomputed[n], full_cb.mask[n]) for n in recomputed)
+
+    resumed_cb, resumed, resumed_losses = run(resume=str(out / "checkpoint-3"))
+    for name, keep in full_cb.mask.items():
+        assert torch.equal(resumed_cb.mask[name], keep), name
+    assert {4, 5, 6} <= set(resumed_losses)  # (steps 1-3 come from the restored log history)
+    for step in (4, 5, 6):
+        assert resumed_losses[step] == pytest.approx(full_losses[step], rel=1e-6, abs=1e-7)
+    for (name, a), b in zip(full.model.named_parameters(), resumed.model.parameters()):
+        torch.testing.assert_close(b.detach(), a.detach(), rtol=1e-6, atol=1e-7, msg=name)
+
+
+def test_resume_without_a_saved_mask_is_refused(tmp_path):
+    """A resumed run whose checkpoint has no mask (and no `save_path`) refuses to recompute one."""
+    from transformers import Trainer
+
+    from hf_unlearn.saliency import SalUnMask
+
+    out = tmp_path / "run"
+    args = _train_args(tmp_path, output_dir=str(out), save_strategy="steps", save_steps=3)
+    Trainer(model=_tiny_llama(), args=args, train_dataset=_token_data(48, seed=2)).train()  # no SalUn: no mask
+    callback = SalUnMask(forget_dataset=_token_data(8, seed=1), sparsity=0.3)
+    trainer = Trainer(model=_tiny_llama(), args=args, train_dataset=_token_data(48, seed=2), callbacks=[callback])
+    with pytest.raises(ValueError, match=r"resumes at global step 3.*no saved mask.*SalUnMask\(mask="):
+        trainer.train(resume_from_checkpoint=str(out / "checkpoint-3"))

@@ -284,3 +284,15 @@ def test_cli_build_world_tofu_reuses_cache_and_prints_summary(tofu_world, capsys
     out = capsys.readouterr().out
     assert str(tofu_world.path) in out
     assert "| target |" in out and "| forget10 | 20 | 1 |" in out
+
+
+def test_a_world_build_says_what_it_builds_before_training(tmp_path, capsys):
+    """The first run of the quick start builds the world for minutes: before the first step it says so, with the
+    models, the number of optimizer steps and the measured time of the preset (no silent bar at 0/5)."""
+    build_tofu_world("test", cache_dir=tmp_path, base_epochs=1, epochs=1, n_retain_seeds=1, progress=True)
+    err = capsys.readouterr().err
+    message = next(line for line in err.splitlines() if line.startswith("Building the mini-TOFU world"))
+    assert "'test' once (cached; later runs reuse it)" in message
+    assert "10 fictitious authors" in message and "(base, target, retain90)" in message
+    assert "No measured time for this preset yet" in message
+    assert err.index("Building the mini-TOFU world") < err.index("mini-TOFU:")  # before the progress bar

@@ -184,7 +184,10 @@ def test_benchmark_summary_markdown_and_files(tmp_path):
         gold = next(r for r in results["runs"] if r["method"] == "Retrain" and r["seed"] == run["seed"])
         assert math.isclose(run["gap"], average_gap(run, gold))
         assert math.isclose(run["rte"], run["runtime_s"] / gold["runtime_s"])
-    assert set(results["tuning"]["class"]["SalUn"]) == {"0.01", "0.1"}
+    assert {row["learning_rate"] for row in results["tuning"]["class"]["SalUn"]} == {0.01, 0.1}
+    for row in results["tuning"]["class"]["SalUn"]:  # numbers (or None when diverged), never formatted strings
+        assert row["diverged"] == (row["gap"] is None) and isinstance(row["gap"], (float, type(None)))
+    assert results["scalars"]["class/SalUn/gap_mean"] == summary["SalUn"]["gap"][0]
     assert results["learning_rates"]["class"]["SalUn"] in (0.01, 0.1)
     table = format_markdown(results)
     assert "| SalUn |" in table and "Avg. Gap" in table
@@ -232,3 +235,20 @@ def test_example_script(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / "run")) == ["gap.png", "results.json", "results.md"]
     with pytest.raises(SystemExit):
         salun_classification.parse_args(["--output_dir", "x", "--lr", "SalUn:0.1"])
+
+
+def test_gap_plot_error_bars_stop_at_zero(tmp_path):
+    """A gap is never negative: a seed spread larger than the mean (e.g. FT 24.25 ± 27.4 class-wise) must not draw an
+    error bar below zero; the upper end stays mean + std."""
+    from hf_unlearn.vision import plot_results
+
+    results = {
+        "summary": {
+            "class": {"Retrain": {"gap": [0.0, 0.0]}, "FT": {"gap": [24.25, 27.4]}, "SalUn": {"gap": [2.0, 1.0]}}
+        },
+        "runs": [{"scenario": "class", "method": "FT", "gap": g} for g in (2.0, 8.0, 62.75)],
+    }
+    drawn = plot_results(results, tmp_path / "gap.png")
+    assert drawn["class"]["FT"] == pytest.approx((0.0, 24.25 + 27.4))
+    assert drawn["class"]["SalUn"] == pytest.approx((1.0, 3.0))
+    assert "Retrain" not in drawn["class"] and (tmp_path / "gap.png").stat().st_size > 0

@@ -371,6 +371,7 @@ def main(args: argparse.Namespace) -> dict:
         SoftPromptTextEncoder,
         check_clip_text_encoder,
         check_prompts,
+        check_text_encoder_fits,
         load_diffusion_components,
         set_trainable_layers,
     )
@@ -397,6 +398,13 @@ def main(args: argparse.Namespace) -> dict:
         model_path = args.pretrained_model_name_or_path
     components = load_diffusion_components(model_path, revision=args.revision, variant=args.variant)
     check_clip_text_encoder(components.text_encoder)
+    for spec in args.compare_text_encoders:  # checked now, not after training
+        from transformers import CLIPTextConfig
+
+        path = spec.split("=", 1)[1]
+        if not Path(path).is_dir():
+            raise ValueError(f"--compare_text_encoders {spec!r}: no such folder {path!r}.")
+        check_text_encoder_fits(CLIPTextConfig.from_pretrained(path), components.unet, components.tokenizer, path)
     concept, concept_prompts, retain_prompts = _default_prompts(args, world)
     check_prompts(components.tokenizer, concept_prompts, "concept")
     if args.retain_loss_w > 0:

@@ -2,6 +2,7 @@
 """Data room: QA templates and tokenisation, TOFU-format loading, batching. Knows nothing of scoring."""
 
 from .collate import pad_batch, require_pad_token
+from .muse import MUSE_COLUMNS, MUSE_HUB_IDS, load_muse, tokenize_texts
 from .templates import (
     IGNORE_INDEX,
     TEMPLATES,
@@ -35,6 +36,8 @@ from .unlearn import (
 __all__ = [
     "FORGET_SPLITS",
     "IGNORE_INDEX",
+    "MUSE_COLUMNS",
+    "MUSE_HUB_IDS",
     "PERTURBED_COLUMNS",
     "QA_COLUMNS",
     "TEMPLATES",
@@ -48,6 +51,7 @@ __all__ = [
     "eval_split_for",
     "get_template",
     "holdout_split_for",
+    "load_muse",
     "load_tofu",
     "model_max_length",
     "pad_batch",
@@ -56,5 +60,6 @@ __all__ = [
     "tokenize_prompt",
     "tokenize_qa",
     "tokenize_qa_dataset",
+    "tokenize_texts",
     "validate_qa_dataset",
 ]

@@ -114,8 +114,9 @@ def load_tofu(
     return validate_qa_dataset(ds, required_columns or QA_COLUMNS, name=f"{path}:{split}")
 
 
-def _local_config_files(path: str, config: str) -> list[str] | None:
-    """The data files of `config` in a local dataset folder whose README declares `configs:` (as TOFU's does).
+def _local_config_files(path: str, config: str, split: str = "train") -> list[str] | None:
+    """The data files of split `split` of `config` in a local dataset folder whose README declares `configs:` (as
+    TOFU's and MUSE's do).
 
     Returns `None` for anything that is not such a folder (e.g. a Hub id), which is then loaded by name.
     """
@@ -131,7 +132,10 @@ def _local_config_files(path: str, config: str) -> list[str] | None:
         files = entry.get("data_files")
         if isinstance(files, str):
             files = [{"split": "train", "path": files}]
-        paths = [f["path"] for f in files if isinstance(f, dict) and f.get("split", "train") == "train"]
+        paths = [f["path"] for f in files if isinstance(f, dict) and f.get("split", "train") == split]
+        if not paths:
+            splits = sorted({f.get("split", "train") for f in files if isinstance(f, dict)})
+            raise ValueError(f"dataset {path!r}, config {config!r} has no split {split!r}; it has {splits}.")
         return [os.path.join(path, p) for p in paths]
     names = [entry.get("config_name") for entry in configs]
     raise ValueError(f"dataset {path!r} has no split (config) named {config!r}; it has {names}.")

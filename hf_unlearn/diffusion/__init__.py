@@ -6,7 +6,7 @@ for loading pipelines and sampling, diffusers. Public pieces:
 
 - losses: [`esd_target`], [`esd_loss`], [`retain_loss`], [`soft_attack_loss`], [`denoising_attack_loss`];
 - text encoder: [`SoftPromptTextEncoder`], [`encode_embeddings`], [`insert_adversarial_embeddings`],
-  [`set_trainable_layers`], [`check_prompts`], [`check_clip_text_encoder`], [`tokenize_prompts`];
+  [`set_trainable_layers`], [`check_prompts`], [`check_clip_text_encoder`], [`check_text_encoder_fits`], [`tokenize_prompts`];
 - attacks: [`SoftPromptAttack`] (AdvUnlearn's inner maximisation, `pgd` / `fast_at`), [`DiscretePromptAttack`]
   (UnlearnDiffAtk-style evaluation attack);
 - training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD);
@@ -39,6 +39,7 @@ from .text_encoding import (
     SoftPromptTextEncoder,
     check_clip_text_encoder,
     check_prompts,
+    check_text_encoder_fits,
     content_token_ids,
     encode_embeddings,
     insert_adversarial_embeddings,
@@ -59,6 +60,7 @@ __all__ = [
     "attack_success_rate",
     "check_clip_text_encoder",
     "check_prompts",
+    "check_text_encoder_fits",
     "content_token_ids",
     "ddim_sample",
     "decode_to_images",

@@ -30,7 +30,7 @@ import torch
 
 from .attacks import DiscretePromptAttack, SoftPromptAttack, random_token_embeddings
 from .sampling import ddim_sample, decode_to_images
-from .text_encoding import SoftPromptTextEncoder, check_prompts, tokenize_prompts
+from .text_encoding import SoftPromptTextEncoder, check_prompts, check_text_encoder_fits, tokenize_prompts
 
 
 def attack_success_rate(pre_attack: np.ndarray, post_attack: np.ndarray) -> float:
@@ -193,6 +193,7 @@ class ConceptEvaluator:
             `dict`: the metrics in `metric_names`, `per_prompt` details, the discrete `adversarial_prompts`, and
             `images` (`{"plain": array, "attacked": array}`, not JSON-serialisable; pop it before saving).
         """
+        check_text_encoder_fits(text_encoder, self.unet, self.tokenizer)
         encoder = SoftPromptTextEncoder(text_encoder)
         encoder.eval()
         pre_all, disc_all, soft_all, per_prompt, adversarial_prompts = [], [], [], {}, []

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,6 +44,57 @@ def check_clip_text_encoder(text_encoder: nn.Module, name: str = "text_encoder")
             f"`{name}` must be a transformers `CLIPTextModel` (a Stable Diffusion 1.x-family pipeline), got "
             f"{type(text_encoder).__name__}. AdvUnlearn erases concepts from CLIP text encoders; pass a pipeline whose "
             "`text_encoder/config.json` has `model_type: clip_text_model`."
+        )
+
+
+def check_text_encoder_fits(text_encoder_config: Any, unet_config: Any, tokenizer: Any, name: str = "text_encoder"):
+    """Raises a `ValueError` unless a CLIP text encoder fits a pipeline's UNet and tokenizer.
+
+    An encoder trained for another pipeline (e.g. another shapes world, or SD 2.x) otherwise fails deep inside the
+    UNet's cross-attention with a bare shape mismatch, or indexes past its embedding table.
+
+    Args:
+        text_encoder_config (`CLIPTextConfig` or `CLIPTextModel`): The encoder (or its config).
+        unet_config (`UNet2DConditionModel` or its config): The pipeline's UNet.
+        tokenizer (`CLIPTokenizer`): The pipeline's tokenizer.
+        name (`str`, *optional*, defaults to `"text_encoder"`): How to call the encoder in the error (e.g. a path).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> check_text_encoder_fits(
+        ...     NS(hidden_size=32, vocab_size=100, max_position_embeddings=16),
+        ...     NS(cross_attention_dim=64),
+        ...     NS(model_max_length=16, __len__=lambda: 100),
+        ...     name="esd/text_encoder",
+        ... )
+        Traceback (most recent call last):
+        ...
+        ValueError: esd/text_encoder does not fit this pipeline: its hidden size is 32 but the UNet's ...
+    """
+    te = getattr(text_encoder_config, "config", text_encoder_config)
+    unet = getattr(unet_config, "config", unet_config)
+    cross = getattr(unet, "cross_attention_dim", None)
+    cross = cross[0] if isinstance(cross, (list, tuple)) else cross
+    fix = (
+        "It was trained for another pipeline (another world or base model): load it with the pipeline it was "
+        "trained from (its model card names it), or retrain it on this one."
+    )
+    if cross is not None and te.hidden_size != cross:
+        raise ValueError(
+            f"{name} does not fit this pipeline: its hidden size is {te.hidden_size} but the UNet's "
+            f"cross_attention_dim is {cross}. {fix}"
+        )
+    vocab = len(tokenizer) if hasattr(tokenizer, "__len__") else None
+    if vocab is not None and te.vocab_size < vocab:
+        raise ValueError(
+            f"{name} does not fit this pipeline: its vocabulary has {te.vocab_size} tokens but the tokenizer has "
+            f"{vocab}. {fix}"
+        )
+    length = getattr(tokenizer, "model_max_length", None)
+    if length is not None and length < 10**6 and te.max_position_embeddings < length:
+        raise ValueError(
+            f"{name} does not fit this pipeline: it takes {te.max_position_embeddings} positions but the tokenizer "
+            f"pads prompts to {length}. {fix}"
         )
 
 

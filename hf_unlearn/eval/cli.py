@@ -111,7 +111,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no_progress", action="store_true", help="Hide progress bars (evaluation, data and model loading)."
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="Allow writing over an existing --output_file / --retain_output_file (refused by default).",
+    )
     p.set_defaults(func=run_tofu)
+    _add_muse_parser(benchmarks)
 
 
 def resolve_model_path(model: str, data: str) -> str:
@@ -136,6 +142,47 @@ def resolve_model_path(model: str, data: str) -> str:
                 f"{model!r} is neither a folder nor a model of the world {data} (it has {sorted(models)})."
             )
     return model
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Checks every path and id of an `eval tofu` run before any model is loaded or evaluated.
+
+    Raises:
+        `ValueError`: A missing folder ("no such folder"), a folder that is not a saved model, an unknown world
+            model name, a missing `--retain_results` file, an existing output file without `--overwrite`, or a Hub id
+            that cannot be reached.
+    """
+    from ..data.tofu import WORLD_MANIFEST
+    from ..sources import check_dataset_source, check_model_source
+
+    check_dataset_source(
+        args.data,
+        "--data",
+        hint="Pass a Hub dataset id (locuslab/TOFU) or a mini-TOFU world folder; build one with "
+        f"`hf-unlearn build-world tofu --output_dir {args.data}`.",
+    )
+    for option, value in (("--model", args.model), ("--retain_model", args.retain_model)):
+        if value is not None:
+            check_model_source(resolve_model_path(value, args.data), option)
+    if args.retain_results is not None and not Path(args.retain_results).is_file():
+        raise ValueError(
+            f"--retain_results {args.retain_results!r}: no such file. Pass the JSON written by an earlier "
+            "`hf-unlearn eval tofu --retain_model ...` run, or evaluate the retain model with --retain_model."
+        )
+    is_world = (Path(args.data) / WORLD_MANIFEST).is_file()
+    if args.retain_model is None and args.retain_results is None and not is_world:
+        print("note: no --retain_model / --retain_results: forget quality will not be computed.", file=sys.stderr)  # noqa: T201
+    outputs = [Path(args.output_file)]
+    if args.retain_model is not None:
+        outputs.append(_retain_output(args))
+    for out in outputs:
+        if out.exists() and not args.overwrite:
+            raise ValueError(f"{out} already exists; choose a new --output_file, or pass --overwrite to replace it.")
+
+
+def _retain_output(args: argparse.Namespace) -> Path:
+    output = Path(args.output_file)
+    return Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
 
 
 def _load(model_arg: str, args: argparse.Namespace) -> tuple[Any, Any]:
@@ -182,6 +229,7 @@ def _evaluate(model_arg: str, args: argparse.Namespace, retain_results: Any) -> 
 def run_tofu(args: argparse.Namespace) -> int:
     """Runs `hf-unlearn eval tofu`."""
     from .report import load_json, save_json, tofu_table
+    from .tofu import mark_as_retain
 
     if args.no_progress:
         import datasets
@@ -192,17 +240,18 @@ def run_tofu(args: argparse.Namespace) -> int:
     output = Path(args.output_file)
     if output.suffix != ".json":
         raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {output}.")
+    if args.retain_model is not None and _retain_output(args).resolve() == output.resolve():
+        raise ValueError("--retain_output_file must differ from --output_file.")
+    check_inputs(args)
     rows: dict[str, Any] = {}
     retain_results: Any = None
     if args.retain_results is not None:
         retain_results = load_json(args.retain_results)
     elif args.retain_model is not None:
-        retain_out = Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
-        if retain_out.resolve() == output.resolve():
-            raise ValueError("--retain_output_file must differ from --output_file.")
+        retain_out = _retain_output(args)
         retain_results = _evaluate(args.retain_model, args, retain_results=None)
         # The retain model against itself: forget quality 1 by construction.
-        retain_results = _with_self_forget_quality(retain_results)
+        retain_results = mark_as_retain(retain_results)
         save_json(retain_results, retain_out)
         print(f"wrote {retain_out} ({retain_results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
         rows[f"{args.retain_model} (retain)"] = retain_results
@@ -220,11 +269,110 @@ def run_tofu(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_self_forget_quality(results: dict[str, Any]) -> dict[str, Any]:
-    from .tofu import forget_quality
+def _add_muse_parser(benchmarks: argparse._SubParsersAction) -> None:
+    p = benchmarks.add_parser(
+        "muse",
+        help="MUSE: VerbMem, KnowMem (forget/retain), PrivLeak, extraction strength, MIA AUCs.",
+        description=(
+            "Evaluate a causal LM on MUSE (Shi et al., 2024) as MUSE and open-unlearning define it. Writes a JSON "
+            "file (open-unlearning key names, fractions; PrivLeak in %%) and a Markdown table (x 100, as MUSE's "
+            "paper). PrivLeak is relative to a retain model (--retain_model, evaluated here too), its saved results "
+            "(--retain_results) or its Min-K%% AUC (--retain_auc); without any, 0.5."
+        ),
+    )
+    p.add_argument(
+        "--model",
+        required=True,
+        help="Model to evaluate: a folder, a Hub id, or the name of a model of the world given by --data (e.g. "
+        "`target`, `retain`).",
+    )
+    retain = p.add_mutually_exclusive_group()
+    retain.add_argument("--retain_model", default=None, help="Retain model (never trained on the forget set).")
+    retain.add_argument(
+        "--retain_results", default=None, help="JSON of an earlier `eval muse` run of the retain model."
+    )
+    retain.add_argument(
+        "--retain_auc",
+        type=float,
+        default=None,
+        help="The retain model's Min-K%% AUC (forget as members vs holdout, in [0, 1]). MUSE's published retrained "
+        "models: 1 - 0.4772 (News) and 1 - 0.5393 (Books), quoted from muse_bench's constants.",
+    )
+    p.add_argument(
+        "--data",
+        default="muse-bench/MUSE-News",
+        help="MUSE Hub id (muse-bench/MUSE-News, muse-bench/MUSE-Books, or `news` / `books`) or a mini-MUSE world "
+        "folder (`hf-unlearn build-world muse`). Default: muse-bench/MUSE-News.",
+    )
+    p.add_argument(
+        "--output_file", required=True, help="Where to write the results (.json); the table goes beside it."
+    )
+    p.add_argument(
+        "--retain_output_file",
+        default=None,
+        help="Where to write the retain model's results (JSON); default: <output_file stem>.retain.json.",
+    )
+    p.add_argument("--batch_size", type=int, default=8, help="Sequences per forward pass / generate call. Default: 8.")
+    p.add_argument("--verbmem_max_new_tokens", type=int, default=128, help="VerbMem generation length (MUSE: 128).")
+    p.add_argument("--knowmem_max_new_tokens", type=int, default=32, help="KnowMem answer length (MUSE: 32).")
+    p.add_argument(
+        "--answer_prefix",
+        default=None,
+        help="KnowMem answer cue. Default: the world's (`Answer:`) or MUSE's `Answer: ` (trailing space) for Hub data.",
+    )
+    p.add_argument("--privleak_k", type=float, default=0.4, help="Min-K%% fraction of PrivLeak (MUSE: 0.4).")
+    p.add_argument("--max_items", type=int, default=None, help="Evaluate only the first N items of each set.")
+    p.add_argument("--device", default="auto", help="Torch device, e.g. `cpu`, `cuda`. Default: cuda if available.")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="Weights dtype. Default: auto (the checkpoint's).",
+    )
+    p.add_argument("--no_progress", action="store_true", help="Hide progress bars.")
+    p.set_defaults(func=run_muse)
 
-    tr = results["per_item"]["forget"]["truth_ratio"]
-    fq = forget_quality(tr, tr)
-    results["summary"]["forget_quality"] = fq["forget_quality"]
-    results["summary"]["forget_quality_ks_statistic"] = fq["ks_statistic"]
-    return results
+
+def run_muse(args: argparse.Namespace) -> int:
+    """Runs `hf-unlearn eval muse`."""
+    from .muse import evaluate_muse, mark_muse_retain, muse_table
+    from .report import save_json
+
+    output = Path(args.output_file)
+    if output.suffix != ".json":
+        raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {output}.")
+
+    def run(model_arg: str, retain_results: Any) -> dict[str, Any]:
+        model, tokenizer = _load(model_arg, args)
+        results = evaluate_muse(
+            model,
+            tokenizer,
+            data=args.data,
+            retain_results=retain_results,
+            batch_size=args.batch_size,
+            verbmem_max_new_tokens=args.verbmem_max_new_tokens,
+            knowmem_max_new_tokens=args.knowmem_max_new_tokens,
+            answer_prefix=args.answer_prefix,
+            privleak_k=args.privleak_k,
+            max_items=args.max_items,
+            progress=not args.no_progress,
+        )
+        results["model"] = model_arg
+        return results
+
+    rows: dict[str, Any] = {}
+    retain_results: Any = args.retain_results if args.retain_results is not None else args.retain_auc
+    if args.retain_model is not None:
+        retain_out = Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
+        if retain_out.resolve() == output.resolve():
+            raise ValueError("--retain_output_file must differ from --output_file.")
+        retain_results = mark_muse_retain(run(args.retain_model, None))
+        save_json(retain_results, retain_out)
+        rows[f"{args.retain_model} (retain)"] = retain_results
+    results = run(args.model, retain_results)
+    save_json(results, output)
+    rows[args.model] = results
+    table = muse_table(rows)
+    output.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+    print(table)  # noqa: T201
+    return 0

@@ -23,7 +23,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,34 @@ class SequenceScores:
         num_tokens (`torch.Tensor` of shape `(n,)`): Number of labelled tokens.
         token_logprobs (`list[torch.Tensor]`, *optional*): Log-probabilities of each labelled token (only when
             requested; used by Min-K%-style membership inference).
+        token_logprob_mean (`list[torch.Tensor]`, *optional*): At each labelled position, the mean of `log p(z)` over
+            the model's own next-token distribution, `mu = sum_z p(z) log p(z)` (minus the entropy; only when
+            requested with `return_token_moments=True`; used by Min-K%++).
+        token_logprob_std (`list[torch.Tensor]`, *optional*): At each labelled position, the standard deviation of
+            `log p(z)` under the same distribution, `sqrt(sum_z p(z) (log p(z) - mu)^2)`.
+        token_argmax_match (`list[torch.Tensor]`, *optional*): At each labelled position, whether the model's most
+            likely next token is the label (bool; only with `return_token_argmax_match=True`; used by extraction
+            strength).
     """
 
     nll: torch.Tensor
     nll_sum: torch.Tensor
     num_tokens: torch.Tensor
     token_logprobs: list[torch.Tensor] | None = None
+    token_logprob_mean: list[torch.Tensor] | None = None
+    token_logprob_std: list[torch.Tensor] | None = None
+    token_argmax_match: list[torch.Tensor] | None = None
+
+
+@contextmanager
+def eval_mode(model: Any) -> Iterator[Any]:
+    """Puts `model` in eval mode inside the block and restores its train/eval mode after (also on errors)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def _device_of(model: Any) -> torch.device:
@@ -77,18 +100,25 @@ def score_sequences(
     pad_token_id: int,
     batch_size: int = 16,
     return_token_logprobs: bool = False,
+    return_token_moments: bool = False,
+    return_token_argmax_match: bool = False,
     progress: bool = False,
     desc: str = "scoring",
 ) -> SequenceScores:
     """NLL of the labelled tokens of many tokenised sequences, batched (sorted by length, right padding).
 
     Args:
-        model (`PreTrainedModel`): A causal LM (put in eval mode by the caller; no gradients are taken).
+        model (`PreTrainedModel`): A causal LM (scored in eval mode, its mode restored after; no gradients are taken).
         features (`Sequence[dict]`): Each with `input_ids` and `labels` (and optionally `attention_mask`), e.g. from
             [`~hf_unlearn.data.tokenize_qa`].
         pad_token_id (`int`): The tokenizer's pad id.
         batch_size (`int`, *optional*, defaults to `16`): Sequences per forward pass.
         return_token_logprobs (`bool`, *optional*, defaults to `False`): Also return per-token log-probabilities.
+        return_token_moments (`bool`, *optional*, defaults to `False`): Also return, at each labelled position, the
+            mean and standard deviation of the log-probabilities under the model's next-token distribution (implies
+            `return_token_logprobs`).
+        return_token_argmax_match (`bool`, *optional*, defaults to `False`): Also return, at each labelled position,
+            whether the label is the model's argmax prediction.
         progress (`bool`, *optional*, defaults to `False`): Show a tqdm bar.
         desc (`str`, *optional*): The bar's label.
 
@@ -116,8 +146,12 @@ def score_sequences(
     nll_sum = torch.empty(n, dtype=torch.float32)
     num_tokens = torch.empty(n, dtype=torch.long)
     token_logprobs: list[torch.Tensor | None] = [None] * n
+    token_mean: list[torch.Tensor | None] = [None] * n
+    token_std: list[torch.Tensor | None] = [None] * n
+    token_match: list[torch.Tensor | None] = [None] * n
+    return_token_logprobs = return_token_logprobs or return_token_moments or return_token_argmax_match
     batches = _batches_by_length([len(f["input_ids"]) for f in features], batch_size)
-    with torch.inference_mode():
+    with torch.inference_mode(), eval_mode(model):
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
             rows = []
             for i in idx:
@@ -142,13 +176,28 @@ def score_sequences(
             if return_token_logprobs:
                 picked, mask = token_log_probs(logits, batch["labels"])
                 picked, mask = picked.cpu(), mask.cpu()
+                if return_token_moments:
+                    logp = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
+                    mean = (logp.exp() * logp).sum(-1)
+                    std = (logp.exp() * (logp - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
+                    mean, std = mean.cpu(), std.cpu()
+                if return_token_argmax_match:
+                    match = (logits[:, :-1, :].argmax(-1) == batch["labels"][:, 1:]).cpu()
                 for row, i in enumerate(idx):
                     token_logprobs[i] = picked[row][mask[row]]
+                    if return_token_moments:
+                        token_mean[i] = mean[row][mask[row]]
+                        token_std[i] = std[row][mask[row]]
+                    if return_token_argmax_match:
+                        token_match[i] = match[row][mask[row]]
     return SequenceScores(
         nll=nll,
         nll_sum=nll_sum,
         num_tokens=num_tokens,
         token_logprobs=token_logprobs if return_token_logprobs else None,  # type: ignore[arg-type]
+        token_logprob_mean=token_mean if return_token_moments else None,  # type: ignore[arg-type]
+        token_logprob_std=token_std if return_token_moments else None,  # type: ignore[arg-type]
+        token_argmax_match=token_match if return_token_argmax_match else None,  # type: ignore[arg-type]
     )
 
 

@@ -469,6 +469,7 @@ def evaluate_tofu(
     retain_eval_split: str = "retain_perturbed",
     eval_sets: Sequence[str] = EVAL_SETS,
     max_items: int | None = None,
+    privacy: bool | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Evaluates a causal LM on TOFU: every metric of the benchmark, aggregated and per item.
@@ -495,11 +496,16 @@ def evaluate_tofu(
         eval_sets (`Sequence[str]`, *optional*): Which of `forget`, `retain`, `real_authors`, `world_facts` to run;
             model utility needs the last three.
         max_items (`int`, *optional*): Use only the first `max_items` items of each set (quick checks).
+        privacy (`bool`, *optional*): Also compute open-unlearning's privacy metrics on the forget set (see
+            [`tofu_privacy_metrics`]): PrivLeak and the MIA AUCs against the `holdoutXX` split, and extraction
+            strength. `None` (default): when the data has the holdout split.
         progress (`bool`, *optional*, defaults to `True`): Show progress bars.
 
     Returns:
         `dict`: `summary` (flat numbers: `forget_quality`, `forget_quality_ks_statistic`, `model_utility`, and
-        `<set>_<metric>` for each set), `sets` (aggregates per set), `per_item` (per set: `probability`,
+        `<set>_<metric>` for each set, open-unlearning's names `forget_Q_A_Prob`, `forget_Q_A_ROUGE`,
+        `forget_truth_ratio`, and with privacy `privleak`, `extraction_strength`, `mia_min_k`, ...), `sets`
+        (aggregates per set), `per_item` (per set: `probability`,
         `truth_ratio`, `rouge_l_recall`, `generation`, and the NLLs), the settings, and `eval_seconds`. Pass it (or
         its JSON) as `retain_results` when evaluating other models against this one.
 
@@ -530,6 +536,9 @@ def evaluate_tofu(
         if "forget" not in eval_sets:
             raise ValueError("retain_results gives forget quality, which needs the 'forget' eval set.")
         retain_tr = retain_truth_ratios(retain_results, forget_split)
+    holdout_rows = None
+    if "forget" in eval_sets and privacy is not False:
+        holdout_rows = _holdout_rows(data, forget_split, max_items, required=privacy is True)
 
     start = time.perf_counter()
     was_training = model.training
@@ -599,6 +608,20 @@ def evaluate_tofu(
             if eval_set not in OPTION_SETS:
                 items["nll_paraphrased"] = nll_para.tolist()
             per_item[eval_set] = items
+            if eval_set == "forget":
+                forget_rows = rows
+        privacy_results = None
+        if holdout_rows is not None:
+            privacy_results = tofu_privacy_metrics(
+                model,
+                tokenizer,
+                forget_rows,
+                holdout_rows,
+                template=tpl,
+                retain_results=retain_results,
+                batch_size=batch_size,
+                progress=progress,
+            )
     finally:
         model.train(was_training)
 
@@ -623,6 +646,13 @@ def evaluate_tofu(
         for key in ("probability", "rouge_l_recall", "truth_ratio", "utility"):
             if key in agg:
                 summary[f"{name}_{key}"] = agg[key]
+    # open-unlearning's names (forget_truth_ratio already matches: mean(min(R, 1/R))).
+    if "forget" in sets:
+        summary["forget_Q_A_Prob"] = sets["forget"]["probability"]
+        summary["forget_Q_A_ROUGE"] = sets["forget"].get("rouge_l_recall")
+    if privacy_results is not None:
+        summary.update(privacy_results["summary"])
+        per_item["privacy"] = privacy_results["per_item"]
     return {
         "benchmark": "tofu",
         "model": getattr(model, "name_or_path", None) or None,
@@ -641,3 +671,111 @@ def evaluate_tofu(
         "per_item": per_item,
         "eval_seconds": time.perf_counter() - start,
     }
+
+
+def mark_as_retain(results: dict[str, Any]) -> dict[str, Any]:
+    """Scores a retain model's [`evaluate_tofu`] results against itself, in place: forget quality 1 (KS D 0) and
+    PrivLeak 0 by construction. Returns `results`."""
+    tr = results["per_item"]["forget"]["truth_ratio"]
+    fq = forget_quality(tr, tr)
+    results["summary"]["forget_quality"] = fq["forget_quality"]
+    results["summary"]["forget_quality_ks_statistic"] = fq["ks_statistic"]
+    if results["summary"].get("privleak") is not None:
+        results["summary"]["privleak"] = 0.0
+    return results
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Privacy (open-unlearning's TOFU privleak, MIA AUCs and extraction strength)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _holdout_rows(data: Any, forget_split: str, max_items: int | None, required: bool) -> list[dict] | None:
+    from ..data.tofu import QA_COLUMNS, holdout_split_for
+
+    split = holdout_split_for(forget_split)
+    if isinstance(data, Mapping) and split not in data:
+        if required:
+            raise ValueError(f"privacy metrics need the holdout split {split!r}; the data has {sorted(data)}.")
+        return None
+    try:
+        ds = _load_set(data, split, QA_COLUMNS)
+    except ValueError:
+        if required:
+            raise
+        logger.warning("no %s split in %s: skipping PrivLeak and the MIA AUCs.", split, data)
+        return None
+    if max_items is not None:
+        ds = ds.select(range(min(max_items, len(ds))))
+    return ds.to_list()
+
+
+def tofu_privacy_metrics(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    forget_rows: Sequence[Mapping[str, str]],
+    holdout_rows: Sequence[Mapping[str, str]],
+    template: Any = "auto",
+    retain_results: Any = None,
+    k: float = 0.4,
+    batch_size: int = 16,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """open-unlearning's TOFU privacy metrics: MIA AUCs of forget (members) vs holdout QA pairs, PrivLeak, and
+    extraction strength on the forget set. Every score is on the answer tokens given the question.
+
+    Args:
+        model (`PreTrainedModel`): The causal LM.
+        tokenizer (`PreTrainedTokenizerBase`): Its tokenizer.
+        forget_rows (`Sequence[Mapping]`): Forget QA rows (`question`, `answer`).
+        holdout_rows (`Sequence[Mapping]`): Holdout QA rows (never trained on), e.g. `holdout10`.
+        template (`str` or `QATemplate`, *optional*, defaults to `"auto"`): The QA template.
+        retain_results (*optional*): The retain model's results (with `summary.mia_min_k`) or its Min-K% AUC; else
+            PrivLeak is relative to 0.5, as open-unlearning without retain logs.
+        k (`float`, *optional*, defaults to `0.4`): Min-K% fraction (open-unlearning's TOFU config).
+        batch_size (`int`, *optional*, defaults to `16`): Sequences per forward pass.
+        progress (`bool`, *optional*, defaults to `False`): Show progress bars.
+
+    Returns:
+        `dict`: `summary` (`privleak`, `extraction_strength`, `mia_loss`, `mia_zlib`, `mia_min_k`,
+        `mia_min_k_plus_plus`) and `per_item` (scores of each attack on forget and holdout, extraction strength).
+    """
+    from ..data.collate import require_pad_token
+    from ..data.templates import tokenize_qa
+    from .mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_features, privleak
+    from .muse import extraction_strength, retain_min_k_auc
+
+    if not forget_rows or not holdout_rows:
+        raise ValueError("privacy metrics need non-empty forget and holdout splits.")
+    pad_id = require_pad_token(tokenizer)
+    ctx = _context_length(model, tokenizer)
+    retain_auc = None
+    if isinstance(retain_results, (Mapping, str, os.PathLike, int, float)) and not isinstance(retain_results, bool):
+        try:
+            retain_auc = retain_min_k_auc(retain_results)
+        except ValueError:
+            logger.warning("the retain results have no Min-K%% AUC (summary.mia_min_k): PrivLeak is relative to 0.5.")
+    scores = {}
+    features = {}
+    for name, rows in (("forget", forget_rows), ("holdout", holdout_rows)):
+        features[name] = [tokenize_qa(tokenizer, r["question"], r["answer"], template, max_length=ctx) for r in rows]
+        scores[name] = mia_scores_from_features(
+            model,
+            features[name],
+            pad_id,
+            scored_texts=[r["answer"] for r in rows],
+            attacks=MODEL_ATTACKS,
+            k=k,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    aucs = mia_aucs(scores["forget"], scores["holdout"])
+    es = extraction_strength(model, features["forget"], pad_id, batch_size=batch_size, progress=progress)
+    summary = {
+        "privleak": privleak(aucs["min_k"], retain_auc),
+        "extraction_strength": float(es.mean()),
+        **{OPEN_UNLEARNING_MIA_KEYS[a]: v for a, v in aucs.items()},
+    }
+    per_item = {f"mia_{name}": {a: v.tolist() for a, v in s.items()} for name, s in scores.items()}
+    per_item["extraction_strength"] = es.tolist()
+    return {"summary": summary, "per_item": per_item, "retain_min_k_auc": retain_auc}

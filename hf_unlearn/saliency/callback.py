@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 
 from .guard import SaliencyMaskGuard
@@ -23,7 +24,9 @@ from .mask import (
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["SalUnMask"]
+__all__ = ["MASK_FILE_NAME", "SalUnMask"]
+
+MASK_FILE_NAME = "salun_mask.safetensors"
 
 
 def _broadcast_mask(mask: dict[str, torch.Tensor] | None, model: nn.Module) -> dict[str, torch.Tensor]:
@@ -94,7 +97,14 @@ class SalUnMask(TrainerCallback):
         exclude (`str` or `list[str]`, *optional*):
             Regular expressions on parameter names: matching parameters are not ranked and are frozen.
         save_path (`str` or `os.PathLike`, *optional*):
-            Where to save the computed mask (safetensors, main process only). Never overwrites a file.
+            Where to save the computed mask (safetensors, main process only). Never overwrites a file: a new run
+            whose `save_path` exists is refused at train begin.
+
+    Checkpoints and resume: with every checkpoint the mask in use is saved as `salun_mask.safetensors` in the
+    checkpoint folder. A run resumed from a checkpoint (global step > 0 at train begin) restores that mask instead
+    of recomputing it from the resumed weights (which would select other weights, so the resumed run would differ
+    from an uninterrupted one); if the checkpoint has no mask, it falls back to `save_path`, and otherwise refuses
+    with a clear error.
 
     Example:
         >>> import tempfile, torch
@@ -142,8 +152,14 @@ class SalUnMask(TrainerCallback):
             raise TypeError(f"`mask` must be a dict of tensors or a safetensors path, got {type(mask).__name__}.")
         if forget_dataset is not None and hasattr(forget_dataset, "__len__") and len(forget_dataset) == 0:
             raise ValueError("`forget_dataset` is empty: saliency needs at least one forget example.")
-        if save_path is not None and os.path.exists(save_path):
-            raise FileExistsError(f"`save_path` {save_path} already exists; choose a new file (never overwritten).")
+        if forget_dataset is not None and loss_fn is None and hasattr(forget_dataset, "__getitem__"):
+            first = forget_dataset[0]
+            if isinstance(first, Mapping) and "labels" not in first:
+                raise ValueError(
+                    f"`forget_dataset` examples have no `labels` (keys: {sorted(first)}), so the default saliency "
+                    "loss (the model's own loss) cannot be computed. Add `labels` to every forget example (e.g. "
+                    "hf_unlearn.data.tokenize_qa), or pass `loss_fn=`."
+                )
         self.sparsity = _check_sparsity(sparsity)
         self.mask: dict[str, torch.Tensor] | None = dict(mask) if mask is not None else None
         self.forget_dataset = forget_dataset
@@ -155,13 +171,36 @@ class SalUnMask(TrainerCallback):
         self.save_path = save_path
         self.guard: SaliencyMaskGuard | None = None
 
-    def _resolve_mask(self, model: nn.Module) -> dict[str, torch.Tensor]:
+    def _resumed_mask(self, args: TrainingArguments, state: TrainerState) -> dict[str, torch.Tensor]:
+        """The mask saved with the checkpoint this run resumed from (or at `save_path` by the first run)."""
+        checkpoint = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}", MASK_FILE_NAME)
+        for path in (checkpoint, self.save_path):
+            if path is not None and os.path.isfile(path):
+                logger.info(f"SalUnMask: resumed at step {state.global_step}; using the saved mask {path}.")
+                return load_saliency_mask(path)
+        raise ValueError(
+            f"SalUnMask: this run resumes at global step {state.global_step}, but there is no saved mask at "
+            f"{checkpoint}"
+            + (f" or {self.save_path}" if self.save_path is not None else "")
+            + ". Recomputing it from "
+            "the resumed weights would pick other weights than the interrupted run did. Pass the first run's mask: "
+            "SalUnMask(mask='path/to/salun_mask.safetensors')."
+        )
+
+    def _resolve_mask(self, model: nn.Module, args: TrainingArguments, state: TrainerState) -> dict[str, torch.Tensor]:
         import torch.distributed as dist
 
         distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
         is_main = not distributed or dist.get_rank() == 0
         if self.mask is not None:
             return check_saliency_mask(self.mask, model)
+        if state.global_step > 0:
+            return check_saliency_mask(self._resumed_mask(args, state), model)
+        if self.save_path is not None and os.path.exists(self.save_path):
+            raise FileExistsError(
+                f"`save_path` {self.save_path} already exists; choose a new file (a mask is never overwritten), or "
+                "pass it as `mask=` to reuse it."
+            )
         mask = None
         if is_main:
             mask = compute_saliency_mask(
@@ -192,7 +231,7 @@ class SalUnMask(TrainerCallback):
             )
         if self.guard is not None:
             self.guard.remove()
-        self.mask = self._resolve_mask(model)
+        self.mask = self._resolve_mask(model, args, state)
         optimizer = kwargs.get("optimizer")
         self.guard = SaliencyMaskGuard(model, self.mask, optimizer=None).attach()
         if optimizer is not None:
@@ -200,6 +239,14 @@ class SalUnMask(TrainerCallback):
         logger.info(
             f"SalUnMask: {mask_density(self.mask):.1%} of {len(self.mask)} parameter tensors' weights are updatable."
         )
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        folder = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
+        if self.mask is not None and state.is_world_process_zero and os.path.isdir(folder):
+            path = os.path.join(folder, MASK_FILE_NAME)
+            if os.path.exists(path):  # left by an interrupted save of this checkpoint, which is being rewritten
+                os.remove(path)
+            save_saliency_mask(self.mask, path, metadata={"sparsity": self.sparsity})
 
     def on_pre_optimizer_step(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
         if self.guard is not None:

@@ -99,10 +99,11 @@ def default_forget_loss(model: nn.Module, batch: Any) -> torch.Tensor:
     """
     if isinstance(batch, Mapping):
         outputs = model(**batch)
-        loss = outputs["loss"] if isinstance(outputs, Mapping) else getattr(outputs, "loss", None)
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else getattr(outputs, "loss", None)
         if loss is None:
             raise ValueError(
-                "The model returned no `loss` for a forget batch: include `labels` in the batch or pass `loss_fn`."
+                f"The model returned no `loss` for a forget batch (batch keys: {sorted(batch)}): give every forget "
+                "example `labels` (e.g. build it with hf_unlearn.data.tokenize_qa), or pass `loss_fn`."
             )
         return loss
     if isinstance(batch, (list, tuple)) and len(batch) == 2:

@@ -33,7 +33,14 @@ from accelerate import PartialState
 from transformers import TrainerCallback
 
 from .methods import WORLD_COMMON, get_method
-from .utils import apply_world_recipe, given_options, is_world, with_defaults
+from .utils import (
+    apply_world_recipe,
+    given_options,
+    is_world,
+    load_model_and_tokenizer,
+    load_retain_results,
+    with_defaults,
+)
 
 
 __all__ = ["ScriptArguments", "TofuTrajectoryCallback", "main", "make_parser", "parse_args"]
@@ -172,20 +179,29 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         training_args ([`~hf_unlearn.UnlearnConfig`]): The method's config (from [`parse_args`]).
         method (`str`, *optional*, defaults to `"simnpo"`): A registered method name, matching `training_args`.
     """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..data import build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
-    from ..eval import evaluate_tofu, forget_quality, load_json, plot_tradeoff, save_json, tofu_table
+    from ..data import WORLD_MANIFEST, build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
+    from ..eval import evaluate_tofu, plot_tradeoff, save_json, tofu_table
+    from ..eval.tofu import mark_as_retain
     from ..hub import push_to_hub, resolve_token
     from ..plotting import is_plotting_available
+    from ..sources import check_unlearning_sources
+    from ..trainer.safety import claim_output_dir
 
     trainer_cls, _ = get_method(method).classes()
     _ = training_args.device  # set up the (distributed) state from the arguments before anything else reads it
     state = PartialState()
     output_dir = Path(training_args.output_dir)
-    if (output_dir / "results.json").exists() and not training_args.resume_from_checkpoint:
-        raise ValueError(f"{output_dir} already holds results.json; choose a new --output_dir (nothing overwritten).")
+    # every path, id and the output folder are checked before minutes of world building and evaluation
+    check_unlearning_sources(script_args.dataset, script_args.model, script_args.retain_results, WORLD_MANIFEST)
+    resume, overwrite = training_args.resume_from_checkpoint, training_args.overwrite_output_dir
+    if (output_dir / "results.json").exists() and not (resume or overwrite):
+        raise ValueError(
+            f"{output_dir} already holds results.json; choose a new --output_dir, or pass --overwrite_output_dir "
+            "to replace it."
+        )
+    if state.is_main_process:  # the other ranks would see the main process's claim
+        claim_output_dir(output_dir, overwrite, resume)
     push, training_args.push_to_hub = training_args.push_to_hub, False  # we push model/ ourselves, at the end
     if push:
         if not training_args.hub_model_id:
@@ -217,18 +233,10 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         training_args.qa_template = template  # recorded (results, card) as the template actually used
     else:
         data, world_label = script_args.dataset, None
-        if script_args.model is None:
-            raise ValueError("--model is required with --dataset (the fine-tuned model to unlearn from).")
-        model_path = script_args.model
+        model_path = script_args.model  # required with such a --dataset: check_unlearning_sources says so
         template = training_args.qa_template
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise ValueError(f"the tokenizer of {model_path} has neither a pad nor an EOS token.")
-        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of every loss and score
-    dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+    model, tokenizer, dtype = load_model_and_tokenizer(model_path, training_args)
 
     forget = load_tofu(data, script_args.forget_split)
     retain = load_tofu(data, retain_split_for(script_args.forget_split))
@@ -262,17 +270,8 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
     if state.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         if retain_source is not None:
-            if str(retain_source).endswith(".json"):
-                retain_full = load_json(retain_source)
-            else:
-                retain_model = AutoModelForCausalLM.from_pretrained(retain_source, dtype=dtype).to(state.device)
-                retain_full = evaluate(retain_model)
-                tr = retain_full["per_item"]["forget"]["truth_ratio"]
-                fq = forget_quality(tr, tr)  # the retain model against itself: 1 by construction
-                retain_full["summary"]["forget_quality"] = fq["forget_quality"]
-                retain_full["summary"]["forget_quality_ks_statistic"] = fq["ks_statistic"]
-                retain_full["model"] = str(retain_source)
-                del retain_model
+            # FQ 1 and PrivLeak 0 by construction when the retain model is evaluated here
+            retain_full = load_retain_results(retain_source, evaluate, mark_as_retain, dtype, state.device)
             full["retain"] = retain_full
             results["retain"] = _summary(retain_full)
         if not script_args.skip_reference_evals:
@@ -412,7 +411,8 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
                 title=f"{trainer._name} on {script_args.forget_split}: forget quality vs model utility",
                 reference_lines={"p = 0.05": 0.05},
             )
-        card_metrics = {k: results["unlearned"][k] for k in ("forget_quality", "model_utility")}
+        card_keys = ("forget_quality", "model_utility", "forget_truth_ratio", "privleak", "extraction_strength")
+        card_metrics = {k: results["unlearned"].get(k) for k in card_keys}  # open-unlearning's names
         trainer.create_model_card(
             output_dir=model_dir,
             base_model=model_path,  # kept in the metadata only when it is a Hub id

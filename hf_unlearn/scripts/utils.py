@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .methods import WORLD_COMMON, get_method
 
 
-__all__ = ["apply_world_recipe", "cpu_flag", "given_options", "is_world", "with_defaults"]
+__all__ = [
+    "apply_world_recipe",
+    "cpu_flag",
+    "given_options",
+    "is_world",
+    "load_model_and_tokenizer",
+    "load_retain_results",
+    "with_defaults",
+]
 
 
 def is_world(dataset: str | None) -> bool:
@@ -65,3 +74,39 @@ def apply_world_recipe(training_args: Any, method: str, given: set[str], **overr
         if key not in given:
             setattr(training_args, key, value)
     return recipe
+
+
+def load_model_and_tokenizer(model_path: str, training_args: Any) -> tuple[Any, Any, Any]:
+    """Loads a causal LM in the dtype `training_args` asks for (`bf16` / `fp16` / float32) and its tokenizer, with
+    the EOS token as pad token when it has none (padding is masked out of every loss and score).
+
+    Returns:
+        `tuple`: `(model, tokenizer, dtype)`.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(f"the tokenizer of {model_path} has neither a pad nor an EOS token.")
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
+    return AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype), tokenizer, dtype
+
+
+def load_retain_results(
+    source: str, evaluate: Callable[[Any], dict[str, Any]], mark: Callable[[dict], dict], dtype: Any, device: Any
+) -> dict[str, Any]:
+    """The retain model's evaluation: read from the JSON of an earlier run (`source` ending in `.json`), or computed
+    now by `evaluate(model)` on the model at `source` and scored against itself by `mark` (e.g.
+    `hf_unlearn.eval.tofu.mark_as_retain`)."""
+    from transformers import AutoModelForCausalLM
+
+    from ..eval import load_json
+
+    if str(source).endswith(".json"):
+        return load_json(source)
+    results = mark(evaluate(AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)))
+    results["model"] = str(source)
+    return results

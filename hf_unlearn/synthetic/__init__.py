@@ -2,6 +2,7 @@
 """The offline worlds: small, deterministic, cached stand-ins for the Hub datasets and models (see design.md)."""
 
 from .cache import cached_build, config_hash, default_cache_dir
+from .muse import MUSE_PRESETS, MusePreset, MuseWorld, build_muse_world, muse_world_config
 from .shapes import ConceptDetector, ShapesWorld, ShapesWorldConfig, load_shapes_world
 from .tofu import TOFU_PRESETS, TofuPreset, TofuWorld, build_tofu_world, tofu_world_config
 from .tofu_data import generate_authors, generate_tofu_data, n_forget_authors
@@ -10,13 +11,17 @@ from .tofu_models import CHAT_TEMPLATE, TINY_LLAMA_PRESETS, build_tokenizer, tin
 
 __all__ = [
     "CHAT_TEMPLATE",
+    "MUSE_PRESETS",
     "TINY_LLAMA_PRESETS",
     "TOFU_PRESETS",
     "ConceptDetector",
+    "MusePreset",
+    "MuseWorld",
     "ShapesWorld",
     "ShapesWorldConfig",
     "TofuPreset",
     "TofuWorld",
+    "build_muse_world",
     "build_tofu_world",
     "build_tokenizer",
     "cached_build",
@@ -25,6 +30,7 @@ __all__ = [
     "generate_authors",
     "generate_tofu_data",
     "load_shapes_world",
+    "muse_world_config",
     "n_forget_authors",
     "tiny_llama_config",
     "tofu_world_config",

@@ -22,8 +22,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 CACHE_ENV = "HF_UNLEARN_CACHE"
@@ -99,3 +104,62 @@ def cached_build(
             shutil.rmtree(target)
         os.replace(tmp, target)
     return target
+
+
+@dataclass
+class WorldFolder:
+    """A built world folder: its `world.json` manifest and `from_pretrained` model folders (base of `TofuWorld`,
+    `MuseWorld`).
+
+    Args:
+        path (`Path`): The world's root (holds `world.json`).
+        manifest (`dict`): The parsed `world.json`.
+    """
+
+    path: Path
+    manifest: dict[str, Any] = field(repr=False)
+
+    #: The `"world"` name in the manifest, and the name used in messages; set by subclasses.
+    world: ClassVar[str] = ""
+    title: ClassVar[str] = "offline"
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> WorldFolder:
+        """Opens a built world folder."""
+        path = Path(path)
+        manifest_file = path / "world.json"
+        if not path.is_dir():
+            raise ValueError(
+                f"{path}: no such folder. Build a {cls.title} world there with `hf-unlearn build-world {cls.world} "
+                f"--output_dir {path}` (or `build_{cls.world}_world(output_dir=...)`)."
+            )
+        if not manifest_file.is_file():
+            raise ValueError(
+                f"{path} is not a {cls.title} world (no world.json); build one with build_{cls.world}_world."
+            )
+        manifest = json.loads(manifest_file.read_text())
+        if manifest.get("world", cls.world) != cls.world:
+            raise ValueError(f"{path} is a {manifest.get('world')!r} world, not a {cls.title} world.")
+        return cls(path=path, manifest=manifest)
+
+    @property
+    def data_dir(self) -> Path:
+        """The dataset folder."""
+        return self.path / "data"
+
+    @property
+    def model_names(self) -> list[str]:
+        """The models in this world."""
+        return list(self.manifest["models"])
+
+    def model_path(self, name: str) -> Path:
+        """The folder of model `name`."""
+        if name not in self.manifest["models"]:
+            raise ValueError(f"this world has no model {name!r}; it has {self.model_names}.")
+        return self.path / self.manifest["models"][name]["path"]
+
+    def load_model(self, name: str) -> PreTrainedModel:
+        """Loads model `name` with `AutoModelForCausalLM.from_pretrained`."""
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(self.model_path(name))

@@ -126,6 +126,87 @@ def _add_tofu_parser(worlds: Any) -> None:
     p.set_defaults(func=run_build_tofu)
 
 
+def run_build_muse(args: argparse.Namespace) -> int:
+    """Handler of `hf-unlearn build-world muse`."""
+    from .muse import build_muse_world
+
+    overrides = {k: getattr(args, k) for k in ("n_forget", "epochs") if getattr(args, k, None) is not None}
+    world = build_muse_world(
+        preset=args.preset,
+        output_dir=args.output_dir,
+        seed=args.seed,
+        n_retain_seeds=args.n_retain_seeds,
+        num_workers=args.num_workers,
+        cache_dir=args.cache_dir,
+        force=args.force,
+        progress=not args.no_progress,
+        **overrides,
+    )
+    m = world.manifest
+    lines = [
+        f"mini-MUSE world (preset `{m['preset']}`, seed {m['seed']}) at {world.path}",
+        "",
+        "| model | trained on | epochs | final loss | seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for name, info in m["models"].items():
+        lines.append(
+            f"| {name} | {' + '.join(info['train_splits'])} | {info['epochs']} | {info['final_loss']:.4f} "
+            f"| {info['seconds']:.1f} |"
+        )
+    lines += [
+        "",
+        f"Built in {m['timings_s']['total']:.1f} s. Evaluate with `hf-unlearn eval muse --data {world.path}`.",
+    ]
+    print("\n".join(lines))  # noqa: T201
+    return 0
+
+
+def _add_muse_parser(worlds: Any) -> None:
+    from .muse import MUSE_PRESETS
+
+    p = worlds.add_parser(
+        "muse",
+        help="The mini-MUSE world: a synthetic news corpus, target and retain tiny Llamas.",
+        description=(
+            "Build the offline mini-MUSE world: synthetic news articles split forget / retain / holdout with "
+            "question-answer pairs, in MUSE's Hub layout (configs raw, verbmem, knowmem, privleak), a tokenizer, "
+            "and tiny Llamas trained by plain fine-tuning: target (forget + retain) and retain models (retain only, "
+            "two seeds). Evaluate with `hf-unlearn eval muse --data DIR`."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--preset",
+        default="default",
+        choices=sorted(MUSE_PRESETS),
+        help="World size: 'test' (6 forget / 12 retain / 6 holdout articles, micro model, about a minute) or "
+        "'default' (16 / 32 / 16 articles, micro model, a few minutes on 2 cores).",
+    )
+    p.add_argument(
+        "--output_dir",
+        default=None,
+        help="Folder to build into (must be new or empty; a finished world with the same options is reused). "
+        "Default: the cache ($HF_UNLEARN_CACHE or ~/.cache/hf_unlearn).",
+    )
+    p.add_argument("--seed", type=int, default=0, help="Seed of the corpus, the initialisations and the data orders.")
+    p.add_argument(
+        "--n_retain_seeds", type=int, default=2, help="Retain models; seed i>0 gives retain_seed{i} (another init)."
+    )
+    p.add_argument(
+        "--num_workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="Models trained in parallel, one process and one torch thread each. The weights do not depend on it.",
+    )
+    p.add_argument("--n_forget", type=int, default=None, help="Override the preset's number of forget articles.")
+    p.add_argument("--epochs", type=int, default=None, help="Override the preset's training epochs.")
+    p.add_argument("--cache_dir", default=None, help="Cache root used when --output_dir is not given.")
+    p.add_argument("--force", action="store_true", help="Rebuild even if a finished world already exists.")
+    p.add_argument("--no_progress", action="store_true", help="Hide the progress bar.")
+    p.set_defaults(func=run_build_muse)
+
+
 def register_cli(subparsers: Any) -> None:
     """Adds `build-world` (with one sub-command per world) to the `hf-unlearn` parser."""
     parser = subparsers.add_parser(
@@ -135,6 +216,7 @@ def register_cli(subparsers: Any) -> None:
     )
     worlds = parser.add_subparsers(dest="world", metavar="WORLD")
     _add_tofu_parser(worlds)
+    _add_muse_parser(worlds)
     from .shapes import add_build_world_parser as _add_shapes_parser
 
     _add_shapes_parser(worlds)

@@ -36,21 +36,22 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..data.tofu import WORLD_MANIFEST
-from .cache import cached_build
+from .cache import WorldFolder, cached_build
 from .tofu_data import FORGET_PERCENTS, all_texts, generate_tofu_data, n_forget_authors
 from .tofu_models import TINY_LLAMA_PRESETS
 
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedTokenizerBase
 
 #: Bumped whenever the generator or the training recipe changes what a given config builds.
 TOFU_WORLD_VERSION = 2
@@ -111,8 +112,7 @@ TOFU_PRESETS: dict[str, TofuPreset] = {
 }  # fmt: skip
 
 
-@dataclass
-class TofuWorld:
+class TofuWorld(WorldFolder):
     """A built mini-TOFU world folder.
 
     Args:
@@ -124,46 +124,13 @@ class TofuWorld:
         >>> model = AutoModelForCausalLM.from_pretrained(world.model_path("target"))  # doctest: +SKIP
     """
 
-    path: Path
-    manifest: dict[str, Any] = field(repr=False)
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike) -> TofuWorld:
-        """Opens a built world folder."""
-        path = Path(path)
-        manifest_file = path / WORLD_MANIFEST
-        if not manifest_file.is_file():
-            raise ValueError(
-                f"{path} is not a mini-TOFU world (no {WORLD_MANIFEST}); build one with build_tofu_world."
-            )
-        return cls(path=path, manifest=json.loads(manifest_file.read_text()))
-
-    @property
-    def data_dir(self) -> Path:
-        """The dataset folder (`datasets.load_dataset(world.data_dir, "forget10", split="train")`)."""
-        return self.path / "data"
-
-    @property
-    def model_names(self) -> list[str]:
-        """The models in this world, e.g. `["base", "target", "retain90", "base_seed1", "retain90_seed1"]`."""
-        return list(self.manifest["models"])
+    world = "tofu"
+    title = "mini-TOFU"
 
     @property
     def template(self) -> str:
         """The prompt template the models were trained with (`"chat"`)."""
         return self.manifest["template"]
-
-    def model_path(self, name: str) -> Path:
-        """The folder of model `name` (`"base"`, `"target"`, `"retain90"`, `"retain90_seed1"`, ...)."""
-        if name not in self.manifest["models"]:
-            raise ValueError(f"this world has no model {name!r}; it has {self.model_names}.")
-        return self.path / self.manifest["models"][name]["path"]
-
-    def load_model(self, name: str) -> PreTrainedModel:
-        """Loads model `name` with `AutoModelForCausalLM.from_pretrained`."""
-        from transformers import AutoModelForCausalLM
-
-        return AutoModelForCausalLM.from_pretrained(self.model_path(name))
 
     def load_tokenizer(self) -> PreTrainedTokenizerBase:
         """Loads the world's tokenizer (every model folder holds the same one)."""
@@ -259,6 +226,18 @@ def _read_rows(data_dir: Path, files: Sequence[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _training_features(tok: Any, row: dict[str, Any], max_len: int | None) -> dict[str, list[int]]:
+    """A QA row (`question`, `answer`: answer-only labels, chat template) or a text row (`text`: every token + EOS)."""
+    from ..data.templates import tokenize_qa
+
+    if "text" in row:
+        ids = [*tok(row["text"])["input_ids"], tok.eos_token_id]
+        if max_len is not None and len(ids) > max_len:
+            raise ValueError(f"a training text is {len(ids)} tokens, longer than the model's context ({max_len}).")
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": list(ids)}
+    return tokenize_qa(tok, row["question"], row["answer"], template=TEMPLATE, max_length=max_len)
+
+
 def _run_job(job: dict[str, Any], on_step: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Trains one model as described by `job` and saves it; returns its training record."""
     import torch
@@ -266,7 +245,7 @@ def _run_job(job: dict[str, Any], on_step: Callable[[float], None] | None = None
     from transformers.utils import logging as hf_logging
 
     from ..data.collate import pad_batch
-    from ..data.templates import model_max_length, tokenize_qa
+    from ..data.templates import model_max_length
     from .tofu_models import tiny_llama_config
 
     start = time.perf_counter()
@@ -290,7 +269,7 @@ def _run_job(job: dict[str, Any], on_step: Callable[[float], None] | None = None
             model = LlamaForCausalLM.from_pretrained(job["from"])
         rows = _read_rows(Path(job["data_dir"]), job["files"])
         max_len = model_max_length(model)
-        features = [tokenize_qa(tok, r["question"], r["answer"], template=TEMPLATE, max_length=max_len) for r in rows]
+        features = [_training_features(tok, r, max_len) for r in rows]
         bs = job["batch_size"]
         total = _job_steps(job, len(features))
         optimizer = torch.optim.AdamW(
@@ -346,6 +325,47 @@ def _child_init() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+def train_jobs(
+    jobs: Sequence[dict[str, Any]], steps: dict[str, int], num_workers: int, progress: bool, desc: str
+) -> dict[str, dict[str, Any]]:
+    """Runs training jobs (each trains and saves one model) stage by stage, in one process or a spawn pool.
+
+    Jobs of stage 1 may start from the models of stage 0; within a stage, the longest jobs start first. Returns each
+    job's training record by name. The weights do not depend on `num_workers`.
+    """
+    from tqdm.auto import tqdm
+
+    records: dict[str, dict[str, Any]] = {}
+    if num_workers <= 1:
+        bar = tqdm(total=sum(steps.values()), desc=desc, unit="step", disable=not progress)
+        current = ""
+
+        def on_step(loss: float) -> None:
+            bar.update(1)
+            bar.set_postfix(model=current, loss=f"{loss:.3f}", refresh=False)
+
+        for job in sorted(jobs, key=lambda j: j["stage"]):
+            current = job["name"]
+            records[job["name"]] = _run_job(job, on_step=on_step)
+        bar.close()
+        return records
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    bar = tqdm(total=len(jobs), desc=f"{desc} models", unit="model", disable=not progress)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=num_workers, mp_context=ctx, initializer=_child_init) as pool:
+        for stage in sorted({j["stage"] for j in jobs}):
+            stage_jobs = sorted((j for j in jobs if j["stage"] == stage), key=lambda j: -steps[j["name"]])
+            for future in [pool.submit(_run_job, j) for j in stage_jobs]:
+                rec = future.result()
+                records[rec["name"]] = rec
+                bar.update(1)
+                bar.set_postfix_str(rec["name"])
+    bar.close()
+    return records
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -441,6 +461,34 @@ def _plan_jobs(world_dir: Path, cfg: dict[str, Any], files: dict[str, str]) -> l
     return jobs
 
 
+#: Measured build times (training only) on a 2-core CPU, quoted in the message printed while a world builds.
+TYPICAL_BUILD_TIMES = {
+    "default": "4 min 19 s with 2 workers on an idle 2-core CPU (README, fresh clone), and 21 min 40 s on a 2-core "
+    "CPU shared with four other jobs (a build's world.json timings)",
+}
+
+
+def build_message(cfg: dict[str, Any], model_names: Sequence[str], total_steps: int, num_workers: int) -> str:
+    """What a world build is about to do and how long it usually takes (printed once, before training starts).
+
+    Example:
+        >>> msg = build_message({"preset": "default", "n_authors": 40}, ["base", "target"], 900, 2)
+        >>> msg.split(":")[0]
+        "Building the mini-TOFU world 'default' once (cached; later runs reuse it)"
+        >>> "900 optimizer steps" in msg and "4 min 19 s" in msg
+        True
+    """
+    typical = TYPICAL_BUILD_TIMES.get(cfg.get("preset", ""))
+    when = f"Usually takes {typical}." if typical else "No measured time for this preset yet."
+    unit = "The bar counts finished models." if num_workers > 1 else "The bar counts optimizer steps."
+    return (
+        f"Building the mini-TOFU world {cfg.get('preset')!r} once (cached; later runs reuse it): {cfg['n_authors']} "
+        f"fictitious authors, then {len(model_names)} tiny Llamas trained by plain fine-tuning "
+        f"({', '.join(model_names)}), {total_steps} optimizer steps, {num_workers} model"
+        f"{'s' if num_workers > 1 else ''} at a time. {when} {unit}"
+    )
+
+
 def _build(world_dir: Path, cfg: dict[str, Any], num_workers: int, progress: bool) -> None:
     from tqdm.auto import tqdm
 
@@ -462,34 +510,10 @@ def _build(world_dir: Path, cfg: dict[str, Any], num_workers: int, progress: boo
     jobs = _plan_jobs(world_dir, cfg, files)
     n_rows = {name: len(rows) for name, rows in splits.items()}
     steps = {j["name"]: _job_steps(j, sum(n_rows[s] for s in j["splits"])) for j in jobs}
-    records: dict[str, dict[str, Any]] = {}
+    if progress:
+        tqdm.write(build_message(cfg, [j["name"] for j in jobs], sum(steps.values()), num_workers), file=sys.stderr)
     t_train = time.perf_counter()
-    if num_workers <= 1:
-        bar = tqdm(total=sum(steps.values()), desc="mini-TOFU", unit="step", disable=not progress)
-
-        def on_step(loss: float) -> None:
-            bar.update(1)
-            bar.set_postfix(model=current, loss=f"{loss:.3f}", refresh=False)
-
-        for job in jobs:
-            current = job["name"]
-            records[job["name"]] = _run_job(job, on_step=on_step)
-        bar.close()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        bar = tqdm(total=len(jobs), desc="mini-TOFU models", unit="model", disable=not progress)
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=num_workers, mp_context=ctx, initializer=_child_init) as pool:
-            for stage in (0, 1):
-                stage_jobs = sorted((j for j in jobs if j["stage"] == stage), key=lambda j: -steps[j["name"]])
-                for future in [pool.submit(_run_job, j) for j in stage_jobs]:
-                    rec = future.result()
-                    records[rec["name"]] = rec
-                    bar.update(1)
-                    bar.set_postfix_str(rec["name"])
-        bar.close()
+    records = train_jobs(jobs, steps, num_workers=num_workers, progress=progress, desc="mini-TOFU")
     timings["training"] = round(time.perf_counter() - t_train, 2)
     timings["total"] = round(time.perf_counter() - t0, 2)
 

@@ -5,6 +5,8 @@
 - [`GradDiffTrainer`] / [`GradDiffConfig`]: gradient difference (retain NLL or KL).
 - [`NPOTrainer`] / [`NPOConfig`]: Negative Preference Optimization.
 - [`SimNPOTrainer`] / [`SimNPOConfig`]: SimNPO (reference-free, length-normalised).
+- [`NonFiniteGuard`]: stops any `Trainer` before a non-finite update reaches the weights (the unlearning trainers
+  add it themselves); `safety` also holds the checkpoint-completeness, atomic-save and output-folder helpers.
 - `losses`: `sequence_log_probs`, `sequence_nll`, `npo_loss`, `simnpo_loss`, `kl_divergence`.
 
 A new method is one `<name>_config.py` (a dataclass subclassing [`UnlearnConfig`]) and one `<name>_trainer.py`
@@ -20,6 +22,7 @@ from .grad_diff_trainer import GradDiffTrainer
 from .losses import kl_divergence, npo_loss, sequence_log_probs, sequence_nll, simnpo_loss
 from .npo_config import NPOConfig
 from .npo_trainer import NPOTrainer
+from .safety import NonFiniteGuard
 from .simnpo_config import SimNPOConfig
 from .simnpo_trainer import SimNPOTrainer
 
@@ -31,6 +34,7 @@ __all__ = [
     "GradDiffTrainer",
     "NPOConfig",
     "NPOTrainer",
+    "NonFiniteGuard",
     "SimNPOConfig",
     "SimNPOTrainer",
     "UnlearnConfig",

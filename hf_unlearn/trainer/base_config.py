@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
@@ -51,6 +52,13 @@ class UnlearnConfig(TrainingArguments):
         qa_template (`str`, *optional*, defaults to `"auto"`):
             Prompt template of question/answer rows: `"auto"` (the tokenizer's chat template), `"chat"`, `"llama2"`
             or `"phi"` (TOFU's formats). Prompt-completion, conversational and `text` rows need none.
+
+        > Parameters that control the output folder
+
+        overwrite_output_dir (`bool`, *optional*, defaults to `False`):
+            Allow a new run to write into an `output_dir` that holds another run's checkpoints or model (as the
+            `--overwrite_output_dir` of the transformers example scripts). Without it such a run is refused before
+            any work; resuming (`resume_from_checkpoint`) is always allowed.
 
     > [!NOTE]
     > Defaults that differ from [`~transformers.TrainingArguments`] follow the TOFU unlearning setup of the papers:
@@ -110,7 +118,23 @@ class UnlearnConfig(TrainingArguments):
         metadata={"help": "Template of question/answer rows: 'auto' (the chat template), 'chat', 'llama2' or 'phi'."},
     )
 
+    # > Parameters that control the output folder
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Allow a new run to write over an output_dir that holds another run's checkpoints or model "
+            "(refused otherwise; resuming is always allowed)."
+        },
+    )
+
     def __post_init__(self) -> None:
+        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)) or (
+            self.learning_rate <= 0
+        ):
+            raise ValueError(
+                f"learning_rate must be a finite number > 0, got {self.learning_rate!r}; the papers' TOFU value is "
+                "1e-5 (the offline world recipes use 1e-4 to 3e-4)."
+            )
         if self.retain_loss_type not in _RETAIN_LOSS_TYPES:
             raise ValueError(
                 f"retain_loss_type must be one of {list(_RETAIN_LOSS_TYPES)}, got {self.retain_loss_type!r}."

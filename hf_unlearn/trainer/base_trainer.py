@@ -29,6 +29,16 @@ from .base_config import UnlearnConfig
 from .inputs import check_vocabulary, prepare_unlearning_dataset
 from .losses import kl_divergence, sequence_log_probs, sequence_nll
 from .model_card import ModelCardMixin
+from .safety import (
+    NonFiniteGuard,
+    atomic_folder,
+    claim_output_dir,
+    is_complete_checkpoint,
+    last_complete_checkpoint,
+    mark_checkpoint_pending,
+    non_finite_parameters,
+    write_checkpoint_marker,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -54,6 +64,20 @@ class _PairingEpochCallback(TrainerCallback):
         epoch = math.floor((state.epoch or 0.0) + 1e-6)
         for ds in self.datasets:
             ds.set_epoch(epoch)
+
+
+class _CheckpointMarker(TrainerCallback):
+    """Marks each checkpoint complete once every process (and every other callback's `on_save`) has written it."""
+
+    def on_save(self, args, state, control, **kwargs):
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                write_checkpoint_marker(folder, state.global_step)
+        PartialState().wait_for_everyone()
 
 
 class UnlearnTrainer(ModelCardMixin, Trainer):
@@ -229,6 +253,7 @@ class UnlearnTrainer(ModelCardMixin, Trainer):
         pairing = [ds for ds in (train_dataset, eval_dataset) if isinstance(ds, ForgetRetainDataset)]
         if pairing:
             self.add_callback(_PairingEpochCallback(pairing))
+        self.add_callback(NonFiniteGuard())
 
     # ------------------------------------------------------------------------------------------------------------
     # construction helpers
@@ -520,14 +545,103 @@ class UnlearnTrainer(ModelCardMixin, Trainer):
         self.accelerator.state.destroy_process_group()
 
     # ------------------------------------------------------------------------------------------------------------
-    # saving
+    # training, checkpoints and saving
+    def train(self, resume_from_checkpoint: str | bool | None = None, *args: Any, **kwargs: Any):
+        """[`~transformers.Trainer.train`], with a safe output folder and resume from the last complete checkpoint.
+
+        - A new run (no `resume_from_checkpoint`) refuses an `output_dir` that holds another run's checkpoints or
+          model unless `args.overwrite_output_dir=True`.
+        - `resume_from_checkpoint=True` resumes from the newest *complete* checkpoint; newer ones left incomplete by a
+          kill during saving are skipped with a warning. A path to an incomplete checkpoint is refused.
+        """
+        self._claim_output_dir(resume_from_checkpoint)
+        if resume_from_checkpoint is True:
+            found, skipped = last_complete_checkpoint(self.args.output_dir)
+            for path, reason in skipped:
+                logger.warning(
+                    f"Skipping {path}: incomplete ({reason}; a kill during saving?). Resuming from "
+                    f"{found if found is not None else 'nothing'} instead; {path.name} will be written again."
+                )
+            if found is None:
+                raise ValueError(
+                    f"resume_from_checkpoint=True but {self.args.output_dir} has no complete checkpoint-* folder"
+                    + (f" (incomplete: {', '.join(p.name for p, _ in skipped)})" if skipped else "")
+                    + ". Start a new run (drop resume_from_checkpoint), or pass the path of a complete checkpoint."
+                )
+            resume_from_checkpoint = str(found)
+        elif isinstance(resume_from_checkpoint, (str, os.PathLike)) and not is_complete_checkpoint(
+            resume_from_checkpoint
+        ):
+            found, _ = last_complete_checkpoint(Path(resume_from_checkpoint).parent)
+            raise ValueError(
+                f"resume_from_checkpoint={os.fspath(resume_from_checkpoint)!r} is not a complete checkpoint (missing, "
+                "or its save was interrupted). "
+                + (f"The last complete one is {found}; " if found is not None else "")
+                + "pass resume_from_checkpoint=True to pick the last complete checkpoint of output_dir."
+            )
+        # the completeness marker is written after every other callback's `on_save` (e.g. SalUnMask's mask file)
+        self.callback_handler.remove_callback(_CheckpointMarker)
+        self.callback_handler.add_callback(_CheckpointMarker())
+        return super().train(resume_from_checkpoint, *args, **kwargs)
+
+    def _claim_output_dir(self, resume_from_checkpoint: Any) -> None:
+        """The main process checks and claims `output_dir`; every process raises the same error if it is taken."""
+        from accelerate.utils import broadcast_object_list
+
+        error = [None]
+        if self.args.should_save:
+            try:
+                claim_output_dir(self.args.output_dir, self.args.overwrite_output_dir, resume_from_checkpoint)
+            except FileExistsError as err:
+                error = [str(err)]
+        if self.accelerator.num_processes > 1:
+            broadcast_object_list(error)
+        if error[0] is not None:
+            raise FileExistsError(error[0])
+
+    def _check_finite_before_saving(self, where: str) -> None:
+        bad = non_finite_parameters(self._unwrap(self.model))
+        if bad:
+            raise FloatingPointError(
+                f"refusing to write non-finite weights ({', '.join(bad)}) to {where}: nothing was written. Resume "
+                "from the last checkpoint with a lower learning_rate (see the earlier FloatingPointError)."
+            )
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        self._check_finite_before_saving(f"checkpoint-{self.state.global_step}")
+        if self.args.should_save:  # incomplete until _CheckpointMarker replaces this mark after every on_save
+            mark_checkpoint_pending(Path(self._get_output_dir(trial)) / f"checkpoint-{self.state.global_step}")
+        super()._save_checkpoint(model, trial)
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Saves the model (and tokenizer) to `output_dir` atomically: a kill while saving leaves the folder as it was.
+
+        The files are written to `<output_dir>.saving` and then moved into `output_dir` by renames; non-finite weights
+        are refused (nothing is written).
+
+        Args:
+            output_dir (`str`, *optional*): Defaults to `args.output_dir`.
+        """
+        where = output_dir or self.args.output_dir
+        self._check_finite_before_saving(where)
+        if _internal_call:  # checkpoints: completeness is tracked by their marker
+            super().save_model(output_dir, _internal_call=True)
+            return
+        with atomic_folder(where, is_main_process=self.args.should_save) as staging:
+            self.accelerator.wait_for_everyone()
+            super().save_model(str(staging), _internal_call=True)
+            self.accelerator.wait_for_everyone()
+        self.accelerator.wait_for_everyone()
+        if self.args.push_to_hub:
+            self.push_to_hub(commit_message="Model save", revision=self.args.hub_revision)
+
     def save_merged_model(self, output_dir: str | os.PathLike) -> Path:
         """Merges a LoRA adapter into the base weights and saves a plain HF model (and tokenizer) to `output_dir`.
 
         The merge happens on a copy, so the trainer's peft model (and its adapter) stay usable.
 
         Args:
-            output_dir (`str` or `os.PathLike`): A new folder for the merged model.
+            output_dir (`str` or `os.PathLike`): A new folder for the merged model (written atomically).
 
         Returns:
             `Path`: `output_dir`.
@@ -536,11 +650,13 @@ class UnlearnTrainer(ModelCardMixin, Trainer):
         if not _is_peft_model(model):
             raise ValueError("save_merged_model needs a peft (LoRA) model; for a full model use `save_model`.")
         output_dir = Path(output_dir)
-        if self.args.should_save:
-            merged = copy.deepcopy(model).merge_and_unload()
-            merged.save_pretrained(output_dir)
-            if self.processing_class is not None:
-                self.processing_class.save_pretrained(output_dir)
-            self.create_model_card(output_dir=output_dir, merged=True)
-        self.accelerator.wait_for_everyone()
+        self._check_finite_before_saving(str(output_dir))
+        with atomic_folder(output_dir, is_main_process=self.args.should_save) as staging:
+            if self.args.should_save:
+                merged = copy.deepcopy(model).merge_and_unload()
+                merged.save_pretrained(staging)
+                if self.processing_class is not None:
+                    self.processing_class.save_pretrained(staging)
+                self.create_model_card(output_dir=staging, merged=True)
+            self.accelerator.wait_for_everyone()
         return output_dir

@@ -11,6 +11,7 @@ from .benchmark import (
     plot_results,
     run_classification_benchmark,
     save_results,
+    summary_scalars,
 )
 from .data import ClassificationData, ForgetSplit, load_cifar10, load_digits_data, make_forget_split
 from .methods import (
@@ -50,6 +51,7 @@ __all__ = [
     "run_classification_benchmark",
     "salun",
     "save_results",
+    "summary_scalars",
     "svc_mia_efficacy",
     "train_classifier",
     "true_class_confidence",

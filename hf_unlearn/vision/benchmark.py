@@ -171,7 +171,11 @@ def _tune(config: ClassificationUnlearningConfig, scenario: str) -> tuple[dict[s
         if all(math.isinf(g) for g in mean.values()):
             raise ValueError(f"{method} diverged at every learning rate of its grid {config.lr_grid[method]}.")
         chosen[method] = min(mean, key=lambda lr: (round(mean[lr], 9), -lr))
-        table[method] = {str(lr): (round(g, 3) if math.isfinite(g) else "diverged") for lr, g in mean.items()}
+        # numbers only (trackers and plots cannot read formatted strings); a diverged grid value has gap None
+        table[method] = [
+            {"learning_rate": lr, "gap": g if math.isfinite(g) else None, "diverged": not math.isfinite(g)}
+            for lr, g in mean.items()
+        ]
     return chosen, table
 
 
@@ -234,13 +238,15 @@ def run_classification_benchmark(
                     "rte": runtime / retrain_time,
                 }
             )
-    return {
+    results = {
         "config": asdict(config),
         "learning_rates": learning_rates,
         "tuning": tuning,
         "runs": runs,
         "summary": _summarise(runs),
     }
+    results["scalars"] = summary_scalars(results)
+    return results
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -293,26 +299,58 @@ def format_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_results(results: dict[str, Any], path: str | os.PathLike) -> None:
-    """Bar chart of the average gap to Retrain (mean ± std over seeds) per method and scenario."""
+def summary_scalars(results: dict[str, Any]) -> dict[str, float]:
+    """The summary as flat `{"<scenario>/<method>/<metric>_mean" or "_std": float}` scalars, for trackers.
+
+    TensorBoard, W&B and similar plot scalars only: log these (e.g. `writer.add_scalar(k, v)` for each item).
+
+    Example:
+        >>> results = {"summary": {"class": {"SalUn": {"gap": [0.14, 0.13]}}}}
+        >>> summary_scalars(results)
+        {'class/SalUn/gap_mean': 0.14, 'class/SalUn/gap_std': 0.13}
+    """
+    return {
+        f"{scenario}/{method}/{metric}_{stat}": float(value)
+        for scenario, methods in results["summary"].items()
+        for method, metrics in methods.items()
+        for metric, (mean, std) in metrics.items()
+        for stat, value in (("mean", mean), ("std", std))
+    }
+
+
+def plot_results(results: dict[str, Any], path: str | os.PathLike) -> dict[str, dict[str, tuple[float, float]]]:
+    """Bar chart of the average gap to Retrain per method and scenario: mean over seeds, each seed as a dot, and a
+    ± std bar clipped at 0 (a gap is never negative).
+
+    Returns:
+        `dict`: `{scenario: {method: (lower end, upper end)}}` of the drawn error bars.
+    """
     from ..plotting import pyplot
 
     plt = pyplot()
 
     scenarios = list(results["summary"])
     fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 3.5), squeeze=False)
+    drawn: dict[str, dict[str, tuple[float, float]]] = {}
     for ax, scenario in zip(axes[0], scenarios):
         methods = [m for m in results["summary"][scenario] if m != "Retrain"]
         means = [results["summary"][scenario][m]["gap"][0] for m in methods]
         stds = [results["summary"][scenario][m]["gap"][1] for m in methods]
+        below = [min(std, mean) for mean, std in zip(means, stds)]  # the bar stops at 0
         colors = ["tab:red" if m == "SalUn" else "tab:gray" if m == "Original" else "tab:blue" for m in methods]
-        ax.bar(methods, means, yerr=stds, color=colors, capsize=3)
+        ax.bar(methods, means, yerr=[below, stds], color=colors, capsize=3)
+        for i, method in enumerate(methods):
+            seeds = [r["gap"] for r in results.get("runs", []) if r["scenario"] == scenario and r["method"] == method]
+            ax.plot([i] * len(seeds), seeds, "k.", markersize=4)
+        drawn[scenario] = {m: (mean - lo, mean + hi) for m, mean, lo, hi in zip(methods, means, below, stds)}
+        ax.set_ylim(bottom=0)
         ax.set_title(_SCENARIO_TITLES[scenario])
         ax.set_ylabel("Avg. Gap to Retrain (lower is better)")
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return drawn
 
 
 def save_results(results: dict[str, Any], output_dir: str | os.PathLike) -> dict[str, str]:
