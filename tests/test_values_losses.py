@@ -233,3 +233,10 @@ def test_empty_answers_are_named_by_function_and_row(fn, name):
     labels = torch.tensor([[IGNORE, 1, 2], [IGNORE, IGNORE, IGNORE], [IGNORE, 3, IGNORE]])
     with pytest.raises(ValueError, match=rf"^{name}: sequence\(s\) \[1\] of the batch have no label tokens"):
         fn(torch.zeros(3, 3, 4), labels)
+
+
+def test_shape_errors_name_the_expected_shapes():
+    with pytest.raises(ValueError, match="expected logits"):
+        sequence_log_probs(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="expected logits"):
+        sequence_log_probs(torch.zeros(1, 4, 5), torch.zeros(1, 3, dtype=torch.long))

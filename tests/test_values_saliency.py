@@ -291,3 +291,18 @@ def test_saved_mask_records_its_format():
     save_saliency_mask({"w": torch.tensor([1, 0])}, path)
     with safe_open(path, framework="pt") as f:
         assert "format" in f.metadata()
+
+
+def test_guard_keeps_guarding_after_a_fully_salient_parameter_and_after_reattach():
+    model = _linear()
+    mask = {"weight": torch.ones(2, 3, dtype=torch.bool), "bias": torch.tensor([False, True])}
+    opt = torch.optim.SGD(model.parameters(), lr=0.5, weight_decay=0.1)
+    guard = apply_saliency_mask(model, mask, opt)
+    bias0 = model.bias.detach()[0].item()
+    _step(model, opt)
+    assert model.bias.detach()[0].item() == bias0  # the frozen bias entry, listed after a fully salient weight
+    guard.remove()
+    guard.attach()  # a guard can be attached again after remove()
+    _step(model, opt)
+    assert model.bias.detach()[0].item() == bias0
+    guard.remove()
