@@ -476,7 +476,7 @@ def generate_world_splits(cfg: dict[str, Any], with_full_perturbed: bool = False
 
 #: Measured build times (training only) on a 2-core CPU, quoted in the message printed while a world builds.
 TYPICAL_BUILD_TIMES = {
-    "default": "4 min 19 s with 2 workers on an idle 2-core CPU (README, fresh clone), and 21 min 40 s on a 2-core "
+    "default": "4 min 50 s with 2 workers on an idle 2-core CPU (README, fresh clone), and 21 min 40 s on a 2-core "
     "CPU shared with four other jobs (a build's world.json timings)",
 }
 
@@ -488,7 +488,7 @@ def build_message(cfg: dict[str, Any], model_names: Sequence[str], total_steps: 
         >>> msg = build_message({"preset": "default", "n_authors": 40}, ["base", "target"], 900, 2)
         >>> msg.split(":")[0]
         "Building the mini-TOFU world 'default' once (cached; later runs reuse it)"
-        >>> "900 optimizer steps" in msg and "4 min 19 s" in msg
+        >>> "900 optimizer steps" in msg and "4 min 50 s" in msg
         True
     """
     typical = TYPICAL_BUILD_TIMES.get(cfg.get("preset", ""))
