@@ -12,6 +12,7 @@ from hf_unlearn.data import (
     get_template,
     holdout_split_for,
     load_tofu,
+    load_tokenizer_padded_with_eos,
     pad_batch,
     require_pad_token,
     retain_split_for,
@@ -95,6 +96,22 @@ def test_missing_pad_token_is_a_clear_error(tokenizer):
     plain = PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, eos_token="<eos>")
     with pytest.raises(ValueError, match="no pad token.*tokenizer.pad_token = tokenizer.eos_token"):
         require_pad_token(plain)
+
+
+def test_tokenizer_without_pad_is_padded_with_eos_or_refused(tokenizer, tmp_path):
+    padded_dir, eos_only_dir, bare_dir = tmp_path / "padded", tmp_path / "eos_only", tmp_path / "bare"
+    tokenizer.save_pretrained(padded_dir)
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer, eos_token="<eos>").save_pretrained(
+        eos_only_dir
+    )
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer.backend_tokenizer).save_pretrained(bare_dir)
+
+    tok, padded = load_tokenizer_padded_with_eos(str(padded_dir))
+    assert (tok.pad_token, padded) == ("<pad>", False)  # an existing pad token is kept
+    tok, padded = load_tokenizer_padded_with_eos(str(eos_only_dir))
+    assert (tok.pad_token, tok.pad_token_id, padded) == ("<eos>", tok.eos_token_id, True)
+    with pytest.raises(ValueError, match="neither a pad nor an EOS token.*tokenizer.pad_token"):
+        load_tokenizer_padded_with_eos(str(bare_dir))
 
 
 def test_split_names_follow_tofu():

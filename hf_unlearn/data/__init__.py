@@ -1,7 +1,7 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
 """Data room: QA templates and tokenisation, TOFU-format loading, batching. Knows nothing of scoring."""
 
-from .collate import pad_batch, require_pad_token
+from .collate import load_tokenizer_padded_with_eos, pad_batch, require_pad_token
 from .muse import MUSE_COLUMNS, MUSE_HUB_IDS, load_muse, tokenize_texts
 from .templates import (
     IGNORE_INDEX,
@@ -53,6 +53,7 @@ __all__ = [
     "holdout_split_for",
     "load_muse",
     "load_tofu",
+    "load_tokenizer_padded_with_eos",
     "model_max_length",
     "pad_batch",
     "require_pad_token",

@@ -24,6 +24,29 @@ def require_pad_token(tokenizer: PreTrainedTokenizerBase) -> int:
     return tokenizer.pad_token_id
 
 
+def load_tokenizer_padded_with_eos(path: str) -> tuple[PreTrainedTokenizerBase, bool]:
+    """Loads `path`'s tokenizer and, when it has no pad token, pads with its EOS token (safe: padding is masked out of
+    every loss and score; TOFU and open-unlearning do the same).
+
+    Returns:
+        `tuple`: `(tokenizer, padded_with_eos)`; the flag says whether the EOS token was made the pad token.
+
+    Raises:
+        ValueError: The tokenizer has neither a pad nor an EOS token.
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is not None:
+        return tokenizer, False
+    if tokenizer.eos_token is None:
+        raise ValueError(
+            f"the tokenizer of {path} has neither a pad nor an EOS token; set `tokenizer.pad_token` and save it."
+        )
+    tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer, True
+
+
 def pad_batch(
     features: Sequence[dict[str, Any]],
     pad_token_id: int,

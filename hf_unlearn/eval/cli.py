@@ -187,19 +187,17 @@ def _retain_output(args: argparse.Namespace) -> Path:
 
 def _load(model_arg: str, args: argparse.Namespace) -> tuple[Any, Any]:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from ..data import load_tokenizer_padded_with_eos
 
     path = resolve_model_path(model_arg, args.data)
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = args.dtype if args.dtype == "auto" else getattr(torch, args.dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise ValueError(f"the tokenizer of {path} has neither a pad token nor an EOS token to pad with.")
-        # Safe: padding is masked out of every score; this is what TOFU and open-unlearning do.
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer, padded_with_eos = load_tokenizer_padded_with_eos(path)
+    if padded_with_eos:
         print(f"note: {path} has no pad token; padding with its EOS token {tokenizer.eos_token!r}.", file=sys.stderr)  # noqa: T201
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     return model, tokenizer

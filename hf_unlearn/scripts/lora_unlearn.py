@@ -108,9 +108,16 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
     """Runs LoRA unlearning; returns `{"forget_nll": (before, after), "retain_nll": (before, after), ...}`."""
     from accelerate import PartialState
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    from ..data import ForgetRetainDataset, build_forget_retain_dataset, load_tofu, model_max_length, retain_split_for
+    from ..data import (
+        ForgetRetainDataset,
+        build_forget_retain_dataset,
+        load_tofu,
+        load_tokenizer_padded_with_eos,
+        model_max_length,
+        retain_split_for,
+    )
     from ..sources import check_dataset_source, check_model_source
     from ..trainer.safety import claim_output_dir
 
@@ -156,9 +163,7 @@ def main(script_args: LoraScriptArguments, training_args: Any) -> dict[str, Any]
             "no --retain_file given: pass one, or set --retain_weight 0 to unlearn without a retain term."
         )
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer, _ = load_tokenizer_padded_with_eos(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
     train_dataset = build_forget_retain_dataset(
         tokenizer,

@@ -232,9 +232,9 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
     """
     steps, bits = _validate(args)
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    from ..data import load_tofu
+    from ..data import load_tofu, load_tokenizer_padded_with_eos
     from ..eval import evaluate_tofu, save_json
     from ..eval.quantize import load_bnb_quantized, quantize_model
     from ..eval.relearn import relearn_attack, sample_forget_rows
@@ -275,11 +275,7 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
     if steps:
         sample_forget_rows(forget_rows, args.relearn_samples, args.relearn_seed)  # checks the size before any work
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tokenizer = AutoTokenizer.from_pretrained(retain)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise ValueError(f"the tokenizer of {retain} has neither a pad nor an EOS token.")
-        tokenizer.pad_token = tokenizer.eos_token  # padding is masked out of every score
+    tokenizer, _ = load_tokenizer_padded_with_eos(retain)
 
     def evaluate(model: Any, retain_results: Any) -> dict[str, Any]:
         return evaluate_tofu(

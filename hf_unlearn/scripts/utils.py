@@ -84,13 +84,11 @@ def load_model_and_tokenizer(model_path: str, training_args: Any) -> tuple[Any, 
         `tuple`: `(model, tokenizer, dtype)`.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        if tokenizer.eos_token is None:
-            raise ValueError(f"the tokenizer of {model_path} has neither a pad nor an EOS token.")
-        tokenizer.pad_token = tokenizer.eos_token
+    from ..data import load_tokenizer_padded_with_eos
+
+    tokenizer, _ = load_tokenizer_padded_with_eos(model_path)
     dtype = torch.bfloat16 if training_args.bf16 else (torch.float16 if training_args.fp16 else torch.float32)
     return AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype), tokenizer, dtype
 
