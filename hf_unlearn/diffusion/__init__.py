@@ -10,8 +10,10 @@ for loading pipelines and sampling, diffusers. Public pieces:
 - attacks: [`SoftPromptAttack`] (AdvUnlearn's inner maximisation, `pgd` / `fast_at`), [`DiscretePromptAttack`]
   (UnlearnDiffAtk-style evaluation attack);
 - training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD);
+  [`SalUnDiffusionConfig`], [`SalUnDiffusion`] (SalUn's saliency-masked random-label unlearning of the UNet) and
+  its loss [`salun_random_label_loss`];
 - sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
-- evaluation: [`ConceptEvaluator`], [`attack_success_rate`], [`image_statistics_distance`],
+- evaluation: [`ConceptEvaluator`], [`evaluate_models`], [`attack_success_rate`], [`image_statistics_distance`],
   [`save_comparison_grid`].
 
 Example:
@@ -27,13 +29,15 @@ from .evaluation import (
     ConceptEvaluator,
     attack_success_rate,
     encode_images,
+    evaluate_models,
     frechet_distance,
     image_statistics_distance,
     results_table,
     save_comparison_grid,
     shapes_world_evaluator,
 )
-from .losses import denoising_attack_loss, esd_loss, esd_target, retain_loss, soft_attack_loss
+from .losses import denoising_attack_loss, esd_loss, esd_target, retain_loss, salun_random_label_loss, soft_attack_loss
+from .salun import SalUnDiffusion, SalUnDiffusionConfig, encode_prompts, generate_latents
 from .sampling import DiffusionComponents, TrajectoryBank, ddim_sample, decode_to_images, load_diffusion_components
 from .text_encoding import (
     SoftPromptTextEncoder,
@@ -54,6 +58,8 @@ __all__ = [
     "ConceptEvaluator",
     "DiffusionComponents",
     "DiscretePromptAttack",
+    "SalUnDiffusion",
+    "SalUnDiffusionConfig",
     "SoftPromptAttack",
     "SoftPromptTextEncoder",
     "TrajectoryBank",
@@ -67,9 +73,12 @@ __all__ = [
     "denoising_attack_loss",
     "encode_embeddings",
     "encode_images",
+    "encode_prompts",
     "esd_loss",
     "esd_target",
+    "evaluate_models",
     "frechet_distance",
+    "generate_latents",
     "image_statistics_distance",
     "insert_adversarial_embeddings",
     "load_diffusion_components",
@@ -77,6 +86,7 @@ __all__ = [
     "random_token_embeddings",
     "results_table",
     "retain_loss",
+    "salun_random_label_loss",
     "save_comparison_grid",
     "set_trainable_layers",
     "shapes_world_evaluator",

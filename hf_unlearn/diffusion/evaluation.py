@@ -164,14 +164,22 @@ class ConceptEvaluator:
 
     @torch.no_grad()
     def _generate(
-        self, encoder, prompt: str, adv: torch.Tensor | None, n: int, seed: int, attack_type: str = "prefix"
+        self,
+        encoder,
+        prompt: str,
+        adv: torch.Tensor | None,
+        n: int,
+        seed: int,
+        attack_type: str = "prefix",
+        unet=None,
     ):
-        ids = tokenize_prompts(self.tokenizer, [prompt]).to(self.unet.device)
+        unet = unet if unet is not None else self.unet
+        ids = tokenize_prompts(self.tokenizer, [prompt]).to(unet.device)
         cond = encoder(ids, adv, attack_type) if adv is not None else encoder(ids)
-        uncond = encoder(tokenize_prompts(self.tokenizer, [""]).to(self.unet.device))
+        uncond = encoder(tokenize_prompts(self.tokenizer, [""]).to(unet.device))
         generator = torch.Generator().manual_seed(seed)
         x, _ = ddim_sample(
-            self.unet,
+            unet,
             self.scheduler,
             cond.expand(n, -1, -1),
             uncond,
@@ -182,26 +190,29 @@ class ConceptEvaluator:
         )
         return decode_to_images(x, self.vae)
 
-    def evaluate(self, text_encoder, keep_images: int = 8) -> dict:
-        """Evaluates one encoder (plugged into this evaluator's UNet).
+    def evaluate(self, text_encoder, keep_images: int = 8, unet=None) -> dict:
+        """Evaluates one encoder plugged into this evaluator's UNet (or into `unet`, e.g. a SalUn-unlearned one).
 
         Args:
             text_encoder (`CLIPTextModel`): The encoder to evaluate (e.g. the original, ESD or AdvUnlearn).
             keep_images (`int`, *optional*, defaults to `8`): Images per row kept in `result["images"]` for grids.
+            unet (`UNet2DConditionModel`, *optional*): Another UNet of the same architecture to evaluate with (the
+                attacks then target it); the attack targets and the retain reference stay the original model's.
 
         Returns:
             `dict`: the metrics in `metric_names`, `per_prompt` details, the discrete `adversarial_prompts`, and
             `images` (`{"plain": array, "attacked": array}`, not JSON-serialisable; pop it before saving).
         """
-        check_text_encoder_fits(text_encoder, self.unet, self.tokenizer)
+        unet = unet if unet is not None else self.unet
+        check_text_encoder_fits(text_encoder, unet, self.tokenizer)
         encoder = SoftPromptTextEncoder(text_encoder)
         encoder.eval()
         pre_all, disc_all, soft_all, per_prompt, adversarial_prompts = [], [], [], {}, []
         keep_plain, keep_attacked = [], []
         for i, prompt in enumerate(self.concept_prompts):
             seed = 100 * self.seed + i
-            ids = tokenize_prompts(self.tokenizer, [prompt]).to(self.unet.device)
-            plain = self._generate(encoder, prompt, None, self.num_images, seed)
+            ids = tokenize_prompts(self.tokenizer, [prompt]).to(unet.device)
+            plain = self._generate(encoder, prompt, None, self.num_images, seed, unet=unet)
             pre = np.asarray(self.is_concept(plain), dtype=bool)
             row = {"concept_rate": float(pre.mean())}
             pre_all.append(pre)
@@ -210,11 +221,11 @@ class ConceptEvaluator:
             if self.discrete_attack is not None:
                 generator = torch.Generator().manual_seed(30_000 + seed)
                 tokens, _ = self.discrete_attack.attack(
-                    encoder, self.unet, self.scheduler, self.tokenizer, ids, self.targets[i], generator
+                    encoder, unet, self.scheduler, self.tokenizer, ids, self.targets[i], generator
                 )
                 table = encoder.text_encoder.embeddings.token_embedding.weight
                 attacked_images = self._generate(
-                    encoder, prompt, table[tokens], self.num_images, seed, self.discrete_attack.attack_type
+                    encoder, prompt, table[tokens], self.num_images, seed, self.discrete_attack.attack_type, unet
                 )
                 post = np.asarray(self.is_concept(attacked_images), dtype=bool)
                 adv_text = self.tokenizer.decode(tokens.tolist())
@@ -228,9 +239,11 @@ class ConceptEvaluator:
                 init = random_token_embeddings(encoder, self.soft_attack.num_tokens, generator)
                 with torch.enable_grad():
                     adv, _ = self.soft_attack.attack_images(
-                        encoder, self.unet, self.scheduler, ids, self.targets[i], init, generator
+                        encoder, unet, self.scheduler, ids, self.targets[i], init, generator
                     )
-                soft_images = self._generate(encoder, prompt, adv, self.num_images, seed, self.soft_attack.attack_type)
+                soft_images = self._generate(
+                    encoder, prompt, adv, self.num_images, seed, self.soft_attack.attack_type, unet
+                )
                 post = np.asarray(self.is_concept(soft_images), dtype=bool)
                 row.update(asr_soft=attack_success_rate(pre, post), concept_rate_soft=float(post.mean()))
                 soft_all.append(pre | post)
@@ -244,7 +257,7 @@ class ConceptEvaluator:
         result["asr_soft"] = float(np.concatenate(soft_all).mean()) if soft_all else None
         retain_hits, retain_images = [], []
         for i, prompt in enumerate(self.retain_prompts):
-            images = self._generate(encoder, prompt, None, self.num_images, 50_000 + 100 * self.seed + i)
+            images = self._generate(encoder, prompt, None, self.num_images, 50_000 + 100 * self.seed + i, unet=unet)
             hits = np.asarray(self.retain_correct(images, prompt), dtype=bool)
             per_prompt[prompt] = {"retain_accuracy": float(hits.mean())}
             retain_hits.append(hits)
@@ -264,6 +277,34 @@ class ConceptEvaluator:
             "attacked": np.concatenate(keep_attacked) if keep_attacked else None,
         }
         return result
+
+
+def evaluate_models(
+    evaluator: ConceptEvaluator, models: dict[str, tuple], keep_images: int = 8, desc: str = "evaluating"
+) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """Evaluates named models with one evaluator (same seeds, prompts and attack budgets for all).
+
+    Args:
+        evaluator ([`ConceptEvaluator`]): The evaluator.
+        models (`dict[str, tuple]`): Name -> `(text_encoder, unet)`; `unet=None` uses the evaluator's (original) UNet.
+            E.g. `{"original": (te, None), "ESD": (esd_te, None), "SalUn": (te, salun_unet)}`.
+        keep_images (`int`, *optional*, defaults to `8`): Images per grid row.
+        desc (`str`, *optional*): Progress-bar label.
+
+    Returns:
+        `(results, grid_rows)`: name -> metrics (JSON-serialisable), and `"<name> / plain"`, `"<name> / attacked"` ->
+        images for [`save_comparison_grid`].
+    """
+    from tqdm.auto import tqdm
+
+    results, rows = {}, {}
+    for name, (text_encoder, unet) in tqdm(models.items(), desc=desc):
+        result = evaluator.evaluate(text_encoder, keep_images=keep_images, unet=unet)
+        images = result.pop("images")
+        results[name] = result
+        rows[f"{name} / plain"] = images["plain"]
+        rows[f"{name} / attacked"] = images["attacked"]
+    return results, rows
 
 
 def shapes_world_evaluator(world, concept: str, transfer: bool = False, **kwargs) -> ConceptEvaluator:

@@ -7,6 +7,9 @@
   the erased encoder's predictions on retain prompts equal to the frozen model's; its inner attack minimises
   `MSE(eps_theta(x_t|c_adv), eps_o(x_t|c))`.
 - UnlearnDiffAtk (Zhang et al., 2024): the attack's denoising loss on an image of the concept.
+- SalUn for generation (Fan et al., ICLR 2024): random-label forgetting, `MSE(eps_theta(x_t|c_forget),
+  stopgrad eps_theta(x_t|c_pseudo))` on a noisy forget image, plus `alpha` times the standard diffusion loss on retain
+  images.
 
 Example:
     >>> import torch
@@ -53,3 +56,41 @@ def soft_attack_loss(eps_adv: torch.Tensor, eps_reference: torch.Tensor) -> torc
 def denoising_attack_loss(eps_pred: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """UnlearnDiffAtk's loss: `MSE(noise, eps_theta(sqrt(a_t) x_tgt + sqrt(1 - a_t) noise, t | c_adv))`."""
     return F.mse_loss(eps_pred.float(), noise.float())
+
+
+def salun_random_label_loss(
+    eps_forget: torch.Tensor,
+    eps_pseudo: torch.Tensor,
+    retain_pred: torch.Tensor,
+    retain_target: torch.Tensor,
+    alpha: float = 0.5,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """SalUn's random-label loss for diffusion models: `MSE(eps_forget, stopgrad eps_pseudo) + alpha * MSE(retain)`.
+
+    The forget term trains the model's prediction for a noisy forget image `x_t` under the forget prompt toward its
+    own (gradient-free) prediction for the *same* `x_t` under a pseudo prompt (another concept, SalUn's "random
+    label"); the retain term is the ordinary diffusion loss on retain images with their own prompts.
+
+    Args:
+        eps_forget (`torch.Tensor`): `eps_theta(x_t | c_forget)`, the trained model's prediction on the forget prompt.
+        eps_pseudo (`torch.Tensor`): `eps_theta(x_t | c_pseudo)` on the same `x_t` and `t` (detached here).
+        retain_pred (`torch.Tensor`): The trained model's prediction on noisy retain images with their prompts.
+        retain_target (`torch.Tensor`): What it should predict there (the noise, or the clean image / velocity,
+            by the scheduler's `prediction_type`).
+        alpha (`float`, *optional*, defaults to `0.5`): Weight of the retain term (the reference code's `--alpha`:
+            0.5 for SD Imagenette classes, 0.1 for nudity, 1e-3 for DDPM on CIFAR-10).
+
+    Returns:
+        `(loss, forget_term, retain_term)`: scalar tensors; `loss = forget_term + alpha * retain_term`.
+
+    Example:
+        >>> import torch
+        >>> loss, forget, retain = salun_random_label_loss(
+        ...     torch.zeros(2), torch.ones(2), torch.zeros(2), torch.full((2,), 2.0), alpha=0.25
+        ... )
+        >>> float(forget), float(retain), float(loss)
+        (1.0, 4.0, 2.0)
+    """
+    forget_term = F.mse_loss(eps_forget.float(), eps_pseudo.detach().float())
+    retain_term = F.mse_loss(retain_pred.float(), retain_target.detach().float())
+    return forget_term + alpha * retain_term, forget_term, retain_term

@@ -13,6 +13,7 @@ The module is model-agnostic: it works for any `torch.nn.Module` (a classifier, 
 diffusers UNet) and imports neither the trainers nor the diffusion room.
 """
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,12 +27,15 @@ __all__ = [
     "check_saliency_mask",
     "compute_saliency_mask",
     "default_forget_loss",
+    "frozen_weights_fingerprint",
     "load_saliency_mask",
     "mask_density",
     "save_saliency_mask",
 ]
 
 _FORMAT = "hf_unlearn.saliency_mask"
+#: Header key of the fingerprint of the model's frozen weights (see `frozen_weights_fingerprint`).
+FINGERPRINT_KEY = "frozen_weights_sha256"
 
 
 def _check_sparsity(sparsity: float) -> float:
@@ -314,32 +318,89 @@ def save_saliency_mask(mask: Mapping[str, torch.Tensor], path: str | os.PathLike
     save_file(tensors, path, metadata=header)
 
 
-def load_saliency_mask(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def load_saliency_mask(path: str | os.PathLike, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
     """Loads a mask saved by [`save_saliency_mask`] (or any safetensors file of 0/1 tensors).
 
     Args:
         path (`str` or `os.PathLike`): The safetensors file.
+        model (`torch.nn.Module`, *optional*): The model the mask is for. When given, the mask is checked against it
+            with [`check_saliency_mask`], including the `frozen_weights_sha256` fingerprint if the file has one (so a
+            mask of another model of the same architecture is refused).
 
     Returns:
         `dict[str, torch.Tensor]`: Parameter name -> boolean tensor.
     """
+    from safetensors import safe_open
     from safetensors.torch import load_file
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No saliency mask file at {path}.")
-    return {name: _to_bool(name, value) for name, value in load_file(path).items()}
+    mask = {name: _to_bool(name, value) for name, value in load_file(path).items()}
+    if model is None:
+        return mask
+    with safe_open(path, framework="pt") as f:
+        fingerprint = (f.metadata() or {}).get(FINGERPRINT_KEY)
+    try:
+        return check_saliency_mask(mask, model, fingerprint)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
-def check_saliency_mask(mask: Mapping[str, Any], model: nn.Module) -> dict[str, torch.Tensor]:
+def frozen_weights_fingerprint(mask: Mapping[str, Any], model: nn.Module, samples_per_tensor: int = 64) -> str:
+    """A hash of the weights a mask keeps frozen: it names the model a mask was computed for.
+
+    Two models of one architecture (the same parameter names and shapes, e.g. two UNets of one config) fit each
+    other's masks by shape, so [`check_saliency_mask`] cannot tell them apart; their weights can. Only the
+    *non-salient* entries are hashed (up to `samples_per_tensor` evenly spaced ones per tensor, in float32), and those
+    never change during masked unlearning, so the fingerprint of a model halfway through a SalUn run (a resumed
+    checkpoint) still equals the original's.
+
+    Args:
+        mask (`dict[str, torch.Tensor]`): Parameter name -> 0/1 or boolean tensor (`True` = salient).
+        model (`torch.nn.Module`): The model.
+        samples_per_tensor (`int`, *optional*, defaults to `64`): Frozen entries hashed per tensor.
+
+    Returns:
+        `str`: A hex SHA-256 digest.
+
+    Example:
+        >>> import torch
+        >>> _ = torch.manual_seed(0)
+        >>> a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+        >>> mask = {"weight": torch.tensor([[1, 0, 0], [0, 0, 1]]), "bias": torch.tensor([1, 0])}
+        >>> frozen_weights_fingerprint(mask, a) == frozen_weights_fingerprint(mask, b)
+        False
+    """
+    params = dict(model.named_parameters())
+    digest = hashlib.sha256()
+    for name in sorted(mask):
+        if name not in params:
+            continue  # check_saliency_mask names the mismatch
+        frozen = ~_to_bool(name, mask[name]).to(params[name].device)
+        if frozen.shape != params[name].shape:
+            continue
+        values = params[name].detach()[frozen].float().flatten()
+        step = max(1, values.numel() // samples_per_tensor)
+        digest.update(name.encode())
+        digest.update(values[::step][:samples_per_tensor].cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def check_saliency_mask(
+    mask: Mapping[str, Any], model: nn.Module, fingerprint: str | None = None
+) -> dict[str, torch.Tensor]:
     """Checks that a mask fits a model and returns it as boolean tensors.
 
     Every mask entry must name a parameter of `model.named_parameters()` with the same shape, and every trainable
-    parameter must have an entry. The error names the first mismatch.
+    parameter must have an entry. The error names the first mismatch. With `fingerprint` (the
+    [`frozen_weights_fingerprint`] of the model the mask was computed for), a model of the same architecture but other
+    weights is refused too.
 
     Args:
         mask (`dict[str, torch.Tensor]`): Parameter name -> 0/1 or boolean tensor.
         model (`torch.nn.Module`): The model the mask will be applied to.
+        fingerprint (`str`, *optional*): The fingerprint of the model the mask was computed for.
 
     Returns:
         `dict[str, torch.Tensor]`: The mask as boolean CPU tensors.
@@ -374,5 +435,14 @@ def check_saliency_mask(mask: Mapping[str, Any], model: nn.Module) -> dict[str, 
             raise ValueError(
                 f"The saliency mask does not match the model: trainable parameter {name!r} has no mask entry. "
                 "Recompute the mask on the model you train (or freeze that parameter)."
+            )
+    if fingerprint is not None:
+        actual = frozen_weights_fingerprint(checked, model)
+        if actual != fingerprint:
+            raise ValueError(
+                "The saliency mask does not match the model: the mask's parameter names and shapes fit, but its "
+                f"frozen weights differ from those of the model it was computed for (fingerprint {actual[:12]} vs "
+                f"{fingerprint[:12]}), so it was computed for another model of the same architecture (e.g. another "
+                "UNet of the same config). Recompute the mask on the model you train."
             )
     return checked

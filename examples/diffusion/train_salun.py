@@ -1,0 +1,576 @@
+#!/usr/bin/env python
+# Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
+"""SalUn for text-to-image diffusion: saliency-masked random-label unlearning of a Stable Diffusion 1.x UNet.
+
+SalUn (Fan et al., ICLR 2024, https://arxiv.org/abs/2310.12508) first ranks every UNet weight by the magnitude of the
+gradient of a forget loss (classifier-free-guided prediction on images of the concept) and keeps the top half
+trainable; the rest stay bit-identical. It then trains the forget prompts' predictions toward the model's own
+prediction under a pseudo prompt (SalUn's "random label", e.g. nudity -> "a person wearing clothes") on the same noisy
+forget images, plus `--alpha` times the ordinary diffusion loss on retain images. The result is a diffusers pipeline
+folder whose `unet/` is the unlearned UNet.
+
+Usage (no model flag: the offline shapes world, forgetting "red" toward "green"):
+
+    accelerate launch --cpu --num_cpu_threads_per_process 1 examples/diffusion/train_salun.py \
+        --output_dir salun-red --max_train_steps 200 --learning_rate 1e-4
+
+Real Stable Diffusion (GPU, Hub), SalUn's nudity setting:
+
+    accelerate launch examples/diffusion/train_salun.py \
+        --pretrained_model_name_or_path CompVis/stable-diffusion-v1-4 \
+        --concept_prompts "a photo of a nude person" --pseudo_prompts "a photo of a person wearing clothes" \
+        --retain_prompts "a photo of a person wearing clothes" --num_forget_images 800 --num_retain_images 800 \
+        --alpha 0.1 --learning_rate 1e-5 --max_train_steps 100 --mixed_precision fp16 --output_dir salun-nudity
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.logging import get_logger
+from accelerate.utils import ProjectConfiguration, set_seed
+from tqdm.auto import tqdm
+
+
+logger = get_logger(__name__)
+
+MASK_FILE = "saliency_mask.safetensors"
+
+
+def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="SalUn: saliency-masked random-label unlearning of the UNet of a Stable Diffusion 1.x pipeline.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    # Model and concept
+    parser.add_argument(
+        "--pretrained_model_name_or_path",
+        type=str,
+        default=None,
+        help="Hub id or local folder of a Stable Diffusion 1.x-family pipeline. Default: the offline shapes world of "
+        "hf_unlearn (built and cached on first use).",
+    )
+    parser.add_argument("--revision", type=str, default=None, help="Revision of the pretrained pipeline.")
+    parser.add_argument("--variant", type=str, default=None, help="Weight variant of the pipeline (e.g. fp16).")
+    parser.add_argument(
+        "--world_preset", type=str, default="default", choices=["test", "default"], help="Shapes-world size."
+    )
+    parser.add_argument(
+        "--concept",
+        type=str,
+        default=None,
+        help="Shapes world: the colour to forget (default 'red'). Elsewhere a name for the card (default: the first "
+        "concept prompt).",
+    )
+    parser.add_argument(
+        "--concept_prompts",
+        type=str,
+        nargs="+",
+        default=None,
+        help="Prompts of the concept to forget; forget images are generated from them by the original model. "
+        "Shapes world default: 'a red circle', 'a red square', 'a red triangle'.",
+    )
+    parser.add_argument(
+        "--pseudo_prompts",
+        type=str,
+        nargs="+",
+        default=None,
+        help="SalUn's 'random label': one prompt per concept prompt (or one for all) whose prediction the forget "
+        "prompts are trained toward. Shapes world default: the same prompts with the next colour ('a green circle').",
+    )
+    parser.add_argument(
+        "--retain_prompts",
+        type=str,
+        nargs="*",
+        default=None,
+        help="Prompts of the retain images (shapes world default: the other colours' prompts).",
+    )
+    parser.add_argument(
+        "--retain_prompts_file", type=str, default=None, help="A text file with one retain prompt per line."
+    )
+    # Method
+    parser.add_argument("--alpha", type=float, default=0.5, help="Weight of the retain diffusion loss (nudity: 0.1).")
+    parser.add_argument(
+        "--sparsity", type=float, default=0.5, help="Fraction of UNet weights the saliency mask leaves trainable."
+    )
+    parser.add_argument(
+        "--mask_guidance_scale", type=float, default=7.5, help="w of the CFG prediction in the mask's forget loss."
+    )
+    parser.add_argument(
+        "--mask_path",
+        type=str,
+        default=None,
+        help="Reuse a saliency mask (safetensors, from an earlier run's saliency_mask.safetensors) instead of "
+        "computing it; it must have been computed for this UNet.",
+    )
+    parser.add_argument("--mask_batch_size", type=int, default=8, help="Batch size of the mask's gradient pass.")
+    parser.add_argument(
+        "--num_forget_images", type=int, default=8, help="Forget images generated per concept prompt (nudity: 800)."
+    )
+    parser.add_argument(
+        "--num_retain_images", type=int, default=8, help="Retain images generated per retain prompt (nudity: 800)."
+    )
+    parser.add_argument("--generation_steps", type=int, default=50, help="DDIM steps used to generate them.")
+    parser.add_argument(
+        "--generation_guidance_scale",
+        type=float,
+        default=None,
+        help="CFG scale used to generate them (default 7.5; shapes world: its own guidance scale).",
+    )
+    # Training
+    parser.add_argument("--output_dir", type=str, default="salun-unet", help="Where the pipeline folder goes.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of everything.")
+    parser.add_argument("--train_batch_size", type=int, default=8, help="Forget images per step (reference: 8).")
+    parser.add_argument("--retain_batch_size", type=int, default=8, help="Retain images per step.")
+    parser.add_argument("--max_train_steps", type=int, default=1000, help="Optimizer steps.")
+    parser.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Accumulation steps.")
+    parser.add_argument("--learning_rate", type=float, default=1e-5, help="Adam learning rate (SalUn SD: 1e-5).")
+    parser.add_argument("--lr_scheduler", type=str, default="constant", help="diffusers/transformers scheduler name.")
+    parser.add_argument("--lr_warmup_steps", type=int, default=0, help="Scheduler warmup steps.")
+    parser.add_argument("--adam_beta1", type=float, default=0.9, help="Adam beta1.")
+    parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2.")
+    parser.add_argument(
+        "--adam_weight_decay",
+        type=float,
+        default=0.0,
+        help="Adam weight decay (non-salient weights stay fixed anyway: the mask is a hard constraint).",
+    )
+    parser.add_argument("--adam_epsilon", type=float, default=1e-8, help="Adam epsilon.")
+    parser.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm (of masked grads).")
+    parser.add_argument(
+        "--mixed_precision",
+        type=str,
+        default=None,
+        choices=["no", "fp16", "bf16"],
+        help="Precision of the frozen text encoder / VAE (the trained UNet stays fp32). Default: accelerate's.",
+    )
+    parser.add_argument(
+        "--report_to", type=str, default="none", help="Trackers: 'tensorboard', 'wandb', 'comet_ml', 'all' or 'none'."
+    )
+    parser.add_argument("--logging_dir", type=str, default="logs", help="Tracker folder (inside output_dir).")
+    parser.add_argument("--checkpointing_steps", type=int, default=200, help="Save a resumable state every N steps.")
+    parser.add_argument(
+        "--checkpoints_total_limit", type=int, default=None, help="Keep at most this many checkpoints."
+    )
+    parser.add_argument(
+        "--resume_from_checkpoint", type=str, default=None, help="A checkpoint folder of this run, or 'latest'."
+    )
+    parser.add_argument(
+        "--validation_prompts", type=str, nargs="*", default=None, help="Prompts of the validation image grids."
+    )
+    parser.add_argument("--validation_steps", type=int, default=100, help="Save a validation grid every N steps.")
+    parser.add_argument("--num_validation_images", type=int, default=4, help="Validation images per prompt.")
+    # Evaluation (shapes world: concept detector available)
+    parser.add_argument(
+        "--eval_num_images",
+        type=int,
+        default=32,
+        help="Shapes world: images per prompt of the final evaluation of the original and the unlearned UNet (0 "
+        "skips it). The same evaluation as train_advunlearn.py (concept rate, ASR under a discrete and a soft "
+        "attack, retain accuracy).",
+    )
+    parser.add_argument("--eval_attack_steps", type=int, default=40, help="Steps of the evaluation attacks.")
+    parser.add_argument("--eval_attack_tokens", type=int, default=1, help="Tokens of the evaluation attacks.")
+    # Hub
+    parser.add_argument("--push_to_hub", action="store_true", help="Push output_dir (pipeline + card) to the Hub.")
+    parser.add_argument("--hub_token", type=str, default=None, help="Hub token (default: HF_TOKEN / hf auth login).")
+    parser.add_argument("--hub_model_id", type=str, default=None, help="Repo id (default: output_dir's name).")
+    parser.add_argument("--hub_private", action="store_true", help="Create the Hub repo as private.")
+
+    args = parser.parse_args(input_args)
+    env_local_rank = int(os.environ.get("LOCAL_RANK", "-1"))
+    if env_local_rank != -1:
+        args.local_rank = env_local_rank
+    if args.report_to == "wandb" and args.hub_token is not None:
+        raise ValueError(
+            "You cannot use both --report_to=wandb and --hub_token due to a security risk of exposing your token. "
+            "Please use `hf auth login` to authenticate with the Hub."
+        )
+    if args.max_train_steps < 1:
+        raise ValueError(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
+    if args.learning_rate <= 0:
+        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}.")
+    if args.mask_path is not None and not Path(args.mask_path).is_file():
+        raise ValueError(f"--mask_path {args.mask_path!r}: no such file (omit it to compute the mask).")
+    return args
+
+
+def _prompts(args: argparse.Namespace, world) -> tuple[str, list[str], list[str], list[str]]:
+    """The concept name, concept prompts, pseudo prompts and retain prompts (shapes-world defaults)."""
+    if world is not None:
+        from hf_unlearn.synthetic.shapes import COLORS
+
+        concept = args.concept or "red"
+        if concept not in COLORS and not (args.concept_prompts and args.pseudo_prompts):
+            raise ValueError(
+                f"--concept {concept!r}: the shapes world forgets a colour {list(COLORS)} by default; for another "
+                "concept pass --concept_prompts and --pseudo_prompts."
+            )
+        concept_prompts = args.concept_prompts or world.concept_prompts(concept)
+        if args.pseudo_prompts:
+            pseudo = list(args.pseudo_prompts)
+        else:  # SalUn's deterministic pseudo class, (c + 1) mod C: the next colour, same shapes
+            names = list(COLORS)
+            pseudo = world.concept_prompts(names[(names.index(concept) + 1) % len(names)])
+        retain = world.retain_prompts(concept)
+    else:
+        if not args.concept_prompts or not args.pseudo_prompts:
+            raise ValueError(
+                "Pass --concept_prompts and --pseudo_prompts for a pretrained pipeline (e.g. 'a photo of a nude "
+                "person' and 'a photo of a person wearing clothes')."
+            )
+        concept = args.concept or args.concept_prompts[0]
+        concept_prompts, pseudo = args.concept_prompts, list(args.pseudo_prompts)
+        retain = list(args.pseudo_prompts)
+    if args.retain_prompts is not None:
+        retain = list(args.retain_prompts)
+    if args.retain_prompts_file:
+        retain = [line.strip() for line in Path(args.retain_prompts_file).read_text().splitlines() if line.strip()]
+    return concept, list(concept_prompts), pseudo, retain
+
+
+@torch.no_grad()
+def log_validation(unet, components, prompts, args, accelerator, step, guidance_scale):
+    """Samples `num_validation_images` per validation prompt with the current UNet; saves and logs a grid."""
+    from hf_unlearn.diffusion import ddim_sample, decode_to_images, encode_prompts, save_comparison_grid
+
+    unet.eval()
+    device = accelerator.device
+    uncond = encode_prompts(components.text_encoder, components.tokenizer, [""], device, unet.dtype)
+    rows = {}
+    for i, prompt in enumerate(prompts):
+        cond = encode_prompts(components.text_encoder, components.tokenizer, [prompt], device, unet.dtype)
+        x, _ = ddim_sample(
+            unet,
+            components.scheduler,
+            cond.expand(args.num_validation_images, -1, -1),
+            uncond,
+            components.latent_shape,
+            25,
+            guidance_scale,
+            torch.Generator().manual_seed(args.seed + i),
+        )
+        rows[prompt] = decode_to_images(x, components.vae)
+    unet.train()
+    path = save_comparison_grid(rows, Path(args.output_dir) / "validation" / f"step-{step}.png", title=f"step {step}")
+    for tracker in accelerator.trackers:
+        if tracker.name == "tensorboard":
+            tracker.writer.add_images("validation", np.concatenate(list(rows.values())), step, dataformats="NHWC")
+        elif tracker.name == "wandb":
+            import wandb
+
+            tracker.log({"validation": [wandb.Image(str(path), caption=f"step {step}")]}, step=step)
+    return path
+
+
+def evaluate_shapes(world, concept, original_unet, unet, args) -> tuple[dict, Path, str]:
+    """The AdvUnlearn evaluation on the shapes world for the original and the unlearned UNet."""
+    from hf_unlearn.diffusion import (
+        DiscretePromptAttack,
+        SoftPromptAttack,
+        evaluate_models,
+        results_table,
+        save_comparison_grid,
+        shapes_world_evaluator,
+    )
+
+    evaluator = shapes_world_evaluator(
+        world,
+        concept,
+        num_images=args.eval_num_images,
+        seed=args.seed,
+        discrete_attack=DiscretePromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps),
+        soft_attack=SoftPromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps, lr=1e-2),
+    )
+    text_encoder = world.load_pipeline().text_encoder
+    results, rows = evaluate_models(
+        evaluator, {"original": (text_encoder, original_unet), "salun": (text_encoder, unet)}
+    )
+    out = {"concept": concept, "num_images_per_prompt": args.eval_num_images, "attack_steps": args.eval_attack_steps}
+    out["pipeline"] = results
+    grid = save_comparison_grid(
+        rows, Path(args.output_dir) / "samples.png", title=f"SalUn forgetting '{concept}': plain vs discrete attack"
+    )
+    return out, grid, results_table(results)
+
+
+def main(args: argparse.Namespace) -> dict:
+    from diffusers import UNet2DConditionModel
+    from diffusers.optimization import get_scheduler
+
+    from hf_unlearn.diffusion import SalUnDiffusion, SalUnDiffusionConfig, load_diffusion_components
+    from hf_unlearn.hub import push_to_hub, resolve_token, save_model_card
+    from hf_unlearn.saliency import (
+        apply_saliency_mask,
+        frozen_weights_fingerprint,
+        load_saliency_mask,
+        mask_density,
+        save_saliency_mask,
+    )
+    from hf_unlearn.saliency.mask import FINGERPRINT_KEY
+
+    output_dir = Path(args.output_dir)
+    # Fail fast, before any training or writing: the Hub token, the output folder, the model, the prompts, the mask.
+    if args.push_to_hub:
+        resolve_token(args.hub_token)
+    if (output_dir / "unet").exists() and not args.resume_from_checkpoint:
+        raise ValueError(
+            f"{output_dir / 'unet'} already exists: choose a new --output_dir or pass --resume_from_checkpoint "
+            "(nothing was overwritten)."
+        )
+    world = None
+    if args.pretrained_model_name_or_path is None:
+        from hf_unlearn.synthetic.shapes import load_shapes_world
+
+        world = load_shapes_world(args.world_preset)
+        model_path = str(world.pipeline_path)
+    else:
+        model_path = args.pretrained_model_name_or_path
+    components = load_diffusion_components(model_path, revision=args.revision, variant=args.variant)
+    concept, concept_prompts, pseudo_prompts, retain_prompts = _prompts(args, world)
+    guidance = args.generation_guidance_scale
+    if guidance is None:
+        guidance = world.config.guidance_scale if world is not None else 7.5
+    config = SalUnDiffusionConfig(
+        concept_prompts=concept_prompts,
+        pseudo_prompts=pseudo_prompts,
+        retain_prompts=retain_prompts,
+        alpha=args.alpha,
+        sparsity=args.sparsity,
+        mask_guidance_scale=args.mask_guidance_scale,
+        num_forget_images=args.num_forget_images,
+        num_retain_images=args.num_retain_images,
+        generation_steps=args.generation_steps,
+        generation_guidance_scale=guidance,
+        train_batch_size=args.train_batch_size,
+        retain_batch_size=args.retain_batch_size,
+        mask_batch_size=args.mask_batch_size,
+        seed=args.seed,
+    )
+    unet = components.unet
+    mask_file = args.mask_path
+    if mask_file is None and args.resume_from_checkpoint and (output_dir / MASK_FILE).is_file():
+        mask_file = output_dir / MASK_FILE  # the run's own mask: a recomputed one could differ
+    mask = load_saliency_mask(mask_file, unet) if mask_file is not None else None  # names the mismatch
+
+    # Without CUDA, a multi-process launch needs the CPU (gloo) backend asked for explicitly.
+    distributed_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    accelerator = Accelerator(
+        cpu=distributed_cpu,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=output_dir / args.logging_dir),
+    )
+    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
+    set_seed(args.seed)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    components.text_encoder.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
+    if components.vae is not None:
+        components.vae.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
+    unet.to(accelerator.device).requires_grad_(True)
+    logger.info(f"Generating {args.num_forget_images} forget / {args.num_retain_images} retain images per prompt.")
+    salun = SalUnDiffusion(
+        unet, components.text_encoder, components.tokenizer, components.scheduler, config, components.latent_shape
+    )
+    if mask is None:
+        logger.info(f"Computing the saliency mask (top {args.sparsity:.0%} of |gradient| over the whole UNet).")
+        mask = salun.compute_mask(unet)
+    fingerprint = frozen_weights_fingerprint(mask, unet)
+    if accelerator.is_main_process and not (output_dir / MASK_FILE).is_file():
+        save_saliency_mask(mask, output_dir / MASK_FILE, metadata={FINGERPRINT_KEY: fingerprint, "base": model_path})
+    original_unet = None
+    if world is not None and args.eval_num_images > 0:  # the evaluation compares against the original UNet
+        original_unet = UNet2DConditionModel.from_pretrained(model_path, subfolder="unet").requires_grad_(False)
+
+    params = [p for p in unet.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(
+        params,
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        weight_decay=args.adam_weight_decay,
+        eps=args.adam_epsilon,
+    )
+    lr_scheduler = get_scheduler(
+        args.lr_scheduler,
+        optimizer=optimizer,
+        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=args.max_train_steps * accelerator.num_processes,
+    )
+    unet.train()
+    prepared_unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
+    salun.unet = prepared_unet
+    accelerator.register_for_checkpointing(salun)
+    # Non-salient weights: gradients masked as computed, values and optimizer state restored after every step.
+    guard = apply_saliency_mask(unet, mask, optimizer)
+
+    if accelerator.is_main_process:
+        tracker_config = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+        accelerator.init_trackers("salun", config=tracker_config)
+    global_step = 0
+    if args.resume_from_checkpoint:
+        if args.resume_from_checkpoint == "latest":
+            found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+            path = found[-1] if found else None
+        else:
+            path = Path(args.resume_from_checkpoint)
+        if path is None or not path.is_dir():
+            raise ValueError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r}: no such checkpoint.")
+        accelerator.print(f"Resuming from {path}")
+        accelerator.load_state(str(path))
+        global_step = int(path.name.split("-")[1])
+
+    validation_prompts = args.validation_prompts or (concept_prompts[:2] + retain_prompts[:2])
+    logger.info(f"***** Running SalUn on '{concept}' for {args.max_train_steps} steps (mask density "
+                f"{mask_density(mask):.3f}) *****")  # fmt: skip
+    progress = tqdm(
+        range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
+    )
+    start, history = time.time(), []
+    while global_step < args.max_train_steps:
+        with accelerator.accumulate(prepared_unet):
+            with accelerator.autocast():
+                loss, logs = salun.compute_loss(global_step)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(params, args.max_grad_norm)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+        if accelerator.sync_gradients:
+            global_step += 1
+            progress.update(1)
+            logs["lr"] = lr_scheduler.get_last_lr()[0]
+            progress.set_postfix({k: round(v, 5) for k, v in logs.items() if k.startswith("loss")})
+            accelerator.log(logs, step=global_step)
+            history.append({"step": global_step, **logs})
+            if (
+                accelerator.is_main_process
+                and args.checkpointing_steps
+                and global_step % args.checkpointing_steps == 0
+            ):
+                if args.checkpoints_total_limit is not None:
+                    existing = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+                    for old in existing[: max(0, len(existing) - args.checkpoints_total_limit + 1)]:
+                        shutil.rmtree(old)
+                accelerator.save_state(str(output_dir / f"checkpoint-{global_step}"))
+            if accelerator.is_main_process and args.validation_steps and global_step % args.validation_steps == 0:
+                log_validation(unet, components, validation_prompts, args, accelerator, global_step, guidance)
+    train_seconds = time.time() - start
+    accelerator.wait_for_everyone()
+    frozen_ok = guard.frozen_unchanged()
+    guard.remove()
+    if not frozen_ok:  # the guard's promise; never expected
+        raise RuntimeError("Non-salient UNet weights moved during training: the saliency mask was not enforced.")
+
+    results = {}
+    if accelerator.is_main_process:
+        unet = accelerator.unwrap_model(prepared_unet).eval()
+        loader_kwargs = {"unet": unet}
+        if world is not None:
+            pipe = world.load_pipeline(**loader_kwargs)
+        else:
+            from diffusers import DiffusionPipeline
+
+            pipe = DiffusionPipeline.from_pretrained(
+                model_path, revision=args.revision, variant=args.variant, **loader_kwargs
+            )
+        pipe.save_pretrained(output_dir, safe_serialization=True)
+        run_info = {
+            "method": "salun",
+            "concept": concept,
+            "base_model": args.pretrained_model_name_or_path or f"hf_unlearn shapes world ({args.world_preset})",
+            "config": config.to_dict(),
+            "mask_density": mask_density(mask),
+            "mask_fingerprint": fingerprint,
+            "frozen_weights_bit_identical": frozen_ok,
+            "num_processes": accelerator.num_processes,
+            "train_seconds": round(train_seconds, 1),
+            "seconds_per_step": round(train_seconds / max(1, len(history)), 4),
+            "final_logs": history[-1] if history else {},
+        }
+        (output_dir / "salun_config.json").write_text(json.dumps(run_info, indent=2))
+        sample_grid, table = None, None
+        if original_unet is not None:
+            unet.requires_grad_(False)
+            results, grid, table = evaluate_shapes(world, concept, original_unet, unet, args)
+            results["train_seconds"] = run_info["train_seconds"]
+            (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2))
+            (output_dir / "eval_results.md").write_text(table + "\n")
+            sample_grid = grid.name
+        else:
+            log_validation(unet, components, validation_prompts, args, accelerator, global_step, guidance)
+        repo_id = args.hub_model_id or output_dir.name
+        world_label = f"{world.root.name} (shapes world preset {args.world_preset})" if world is not None else None
+        card_data = {
+            "library_name": "diffusers",
+            "pipeline_tag": "text-to-image",
+            "tags": ["hf_unlearn", "unlearning", "salun", "concept-erasure", "stable-diffusion", "diffusers"],
+        }
+        if args.pretrained_model_name_or_path and not os.path.isdir(args.pretrained_model_name_or_path):
+            card_data["base_model"] = args.pretrained_model_name_or_path
+        if results:
+            from huggingface_hub import EvalResult
+
+            card_data["model_name"] = f"salun-{concept}"
+            card_data["eval_results"] = [
+                EvalResult(
+                    task_type="text-to-image",
+                    task_name=f"Concept erasure ({concept})",
+                    dataset_type="shapes-world",
+                    dataset_name=world_label,
+                    metric_type=key,
+                    metric_name=key,
+                    metric_value=float(results["pipeline"]["salun"][key]),
+                )
+                for key in ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
+            ]
+        save_model_card(
+            output_dir,
+            "salun_unet",
+            card_data,
+            model_name=f"SalUn UNet: '{concept}' forgotten",
+            repo_id=repo_id,
+            base_model=args.pretrained_model_name_or_path,
+            world=world_label,
+            world_preset=args.world_preset,
+            concept=concept,
+            concept_prompts=concept_prompts,
+            pseudo_prompts=pseudo_prompts,
+            retain_prompts=retain_prompts,
+            config=config.to_dict(),
+            mask_density=mask_density(mask),
+            max_train_steps=args.max_train_steps,
+            learning_rate=args.learning_rate,
+            results_table=table,
+            sample_grid=sample_grid,
+        )
+        if args.push_to_hub:
+            url = push_to_hub(
+                output_dir,
+                repo_id,
+                token=args.hub_token,
+                private=args.hub_private,
+                commit_message="End of training",
+                ignore_patterns=["checkpoint-*", "checkpoint-*/**", "logs/**", "validation/**"],
+            )
+            logger.info(f"Pushed to {url}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return results
+
+
+if __name__ == "__main__":
+    main(parse_args())
