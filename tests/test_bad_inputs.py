@@ -725,6 +725,50 @@ def advunlearn_encoder_vocab_too_small(tmp_path, request):
 
 
 @case(
+    "SalUn (diffusion)",
+    "a saliency mask computed for another UNet (`--mask_path`): same config but other weights, or another config",
+    "recompute the mask on the UNet you train (omit `--mask_path`)",
+)
+def salun_diffusion_mask_of_another_unet(tmp_path, request):
+    import importlib.util
+
+    pytest.importorskip("diffusers")
+    from hf_unlearn.diffusion import load_diffusion_components
+    from hf_unlearn.saliency import frozen_weights_fingerprint, save_saliency_mask
+    from hf_unlearn.saliency.mask import FINGERPRINT_KEY
+
+    world = request.getfixturevalue("shapes_world")
+    spec = importlib.util.spec_from_file_location("train_salun", REPO / "examples" / "diffusion" / "train_salun.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    other = load_diffusion_components(world.transfer_pipeline_path).unet  # same config, other weights
+    g = torch.Generator().manual_seed(0)
+    mask = {n: torch.rand(p.shape, generator=g) < 0.5 for n, p in other.named_parameters()}
+    same_config = tmp_path / "transfer_mask.safetensors"
+    save_saliency_mask(mask, same_config, metadata={FINGERPRINT_KEY: frozen_weights_fingerprint(mask, other)})
+    mask["conv_in.weight"] = torch.ones(2, 3, 3, 3, dtype=torch.bool)
+    other_config = tmp_path / "small_mask.safetensors"
+    save_saliency_mask(mask, other_config)
+    out = tmp_path / "run"
+    with untouched(tmp_path):
+        with pytest.raises(
+            ValueError, match=r"transfer_mask.safetensors: .*frozen weights differ.*same architecture.*Recompute"
+        ):
+            script.main(
+                script.parse_args(
+                    ["--world_preset", "test", "--output_dir", str(out), "--mask_path", str(same_config)]
+                )
+            )
+        with pytest.raises(ValueError, match=r"entry 'conv_in.weight' has shape \(2, 3, 3, 3\) but the parameter has"):
+            script.main(
+                script.parse_args(
+                    ["--world_preset", "test", "--output_dir", str(out), "--mask_path", str(other_config)]
+                )
+            )
+    assert not out.exists()
+
+
+@case(
     "worlds", "a world folder that does not exist", '"no such folder"; `hf-unlearn build-world tofu --output_dir ...`'
 )
 def world_missing_folder(tmp_path, request):

@@ -166,3 +166,9 @@ class ComparisonDemo:
             )  # fmt: skip
             panels.append((decode_to_images(x, c.vae)[0], f"{name}: {text}"))
         return panels
+
+    def gallery(self, prompt: str, attack: bool = False, seed: int = 0) -> list[tuple[np.ndarray, str]]:
+        """[`generate`] as `(uint8 image, caption)` pairs, what the app's `gr.Gallery` shows (PNG, lossless)."""
+        return [
+            (np.round(image * 255).astype(np.uint8), caption) for image, caption in self.generate(prompt, attack, seed)
+        ]
