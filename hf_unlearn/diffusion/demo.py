@@ -93,7 +93,7 @@ class ComparisonDemo:
         self.components = load_diffusion_components(base)
         for module in (self.components.unet, self.components.text_encoder, self.components.vae):
             if module is not None:
-                module.requires_grad_(False).eval().to(self.device, self.dtype)
+                self._place(module)
         self.models: dict[str, tuple[Any, Any]] = {}
         for name, parts in models.items():
             unknown = set(parts) - {"text_encoder", "unet"}
@@ -104,16 +104,18 @@ class ComparisonDemo:
             text_encoder, unet = self.components.text_encoder, self.components.unet
             if "text_encoder" in parts:
                 path, subfolder = _resolve(root, parts["text_encoder"])
-                text_encoder = CLIPTextModel.from_pretrained(path, subfolder=subfolder)
-                text_encoder.requires_grad_(False).eval().to(self.device, self.dtype)
+                text_encoder = self._place(CLIPTextModel.from_pretrained(path, subfolder=subfolder or ""))
             if "unet" in parts:
                 path, subfolder = _resolve(root, parts["unet"])
-                unet = UNet2DConditionModel.from_pretrained(path, subfolder=subfolder)
-                unet.requires_grad_(False).eval().to(self.device, self.dtype)
+                unet = self._place(UNet2DConditionModel.from_pretrained(path, subfolder=subfolder))
             self.models[name] = (text_encoder, unet)
         self.adversarial_prefixes = adversarial_prefixes or {}
         self.num_inference_steps, self.guidance_scale = num_inference_steps, guidance_scale
         self.example_prompts = list(example_prompts or [])
+
+    def _place(self, module):
+        module.requires_grad_(False).eval().to(self.device)
+        return module.to(self.dtype) if self.dtype != torch.float32 else module
 
     @classmethod
     def from_manifest(cls, path: str | os.PathLike, **kwargs: Any) -> ComparisonDemo:
