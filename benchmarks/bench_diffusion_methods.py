@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import sys
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -87,6 +89,7 @@ def main(args) -> dict:
                 rows, args.grid, title=f"erasing '{settings.concept}' (seed {seed}): plain vs attacked"
             )
     data = {
+        "command": shlex.join(["python", "benchmarks/bench_diffusion_methods.py", *sys.argv[1:]]),
         "world": {"preset": args.preset, "folder": world.root.name},
         "settings": asdict(settings),
         "seeds": list(args.seeds),

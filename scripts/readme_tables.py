@@ -202,12 +202,74 @@ def render_tofu_world(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mean_sd(values: list[float], digits: int = 3) -> str:
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+#: Rows and columns of the diffusion comparison (`bench_diffusion_methods.py`).
+DIFFUSION_METHODS = {
+    "original": "original",
+    "ESD": "ESD (text encoder)",
+    "SalUn": "SalUn (UNet, 50% mask)",
+    "AdvUnlearn": "AdvUnlearn (text encoder)",
+}
+DIFFUSION_METRICS = ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
+
+
+def render_diffusion_methods(data: dict) -> str:
+    """The original / ESD / SalUn / AdvUnlearn table (`benchmarks/bench_diffusion_methods.py` JSON)."""
+    runs, s = data["runs"], data["settings"]
+    seeds = [r["seed"] for r in runs]
+    n = s["eval_num_images"]
+    lines = [
+        (
+            f"Seeds {', '.join(map(str, seeds))}, `{data['world']['preset']}` shapes world (`{data['world']['folder']}`), "
+            f'erasing "{s["concept"]}"; mean ± standard deviation over seeds, each seed {n} images per prompt (3 concept '
+            f"prompts, {sum('retain_accuracy' in v for v in runs[0]['models']['original']['per_prompt'].values())} retain "
+            "prompts); per-seed values in the JSON:"
+        ),
+        "",
+        f"`{data['command']}`",
+        "",
+        "| model | concept rate | ASR, discrete attack | ASR, soft attack | retain accuracy | image distance | train s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, label in DIFFUSION_METHODS.items():
+        cells = []
+        for metric in DIFFUSION_METRICS:
+            values = [r["models"][key][metric] for r in runs]
+            cells.append(_mean_sd(values, 2 if metric == "retain_image_distance" else 3))
+        train = [r["train_seconds"][key] for r in runs] if key != "original" else None
+        cells.append(f"{statistics.mean(train):.0f}" if train else "-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    frozen = all(r["salun"]["frozen_weights_bit_identical"] for r in runs)
+    density = statistics.mean(r["salun"]["mask_density"] for r in runs)
+    lines += [
+        "",
+        (
+            f"SalUn: mask density {density:.3f}; non-salient UNet weights bit-identical to the original after training "
+            f"in {'every seed' if frozen else 'NOT every seed'}. Training times are wall seconds on a shared, loaded "
+            "2-core CPU (compare within a row set, not across machines)."
+        ),
+    ]
+    original = statistics.mean(r["models"]["original"]["concept_rate"] for r in runs)
+    if original < 0.5:
+        lines.append(
+            f"\n**Uninformative:** the original model shows the concept in only {original:.2f} of its images, so "
+            "erasure has little to remove on this world."
+        )
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer).
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "tofu-methods": ("tofu_methods.json", render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
+    "diffusion-methods": ("diffusion_methods.json", render_diffusion_methods),
 }
 
 

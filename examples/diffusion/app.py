@@ -48,6 +48,7 @@ def build_app(demo):
         if demo.example_prompts:
             gr.Examples([[p] for p in demo.example_prompts], inputs=[prompt])
         button.click(demo.gallery, inputs=[prompt, attack, seed], outputs=gallery, api_name="generate")
+        app.load(demo.gallery, inputs=[prompt, attack, seed], outputs=gallery, api_name=False)  # images on first view
     return app
 
 
