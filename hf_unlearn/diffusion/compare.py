@@ -101,7 +101,7 @@ def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, lr: 
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        progress.set_postfix({k: round(v, 4) for k, v in logs.items() if k.startswith("loss")})
+        progress.set_postfix({k: round(v, 4) for k, v in logs.items() if k.startswith("loss")}, refresh=False)
     return logs
 
 
