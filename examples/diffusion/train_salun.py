@@ -12,7 +12,7 @@ folder whose `unet/` is the unlearned UNet.
 Usage (no model flag: the offline shapes world, forgetting "red" toward "green"):
 
     accelerate launch --cpu --num_cpu_threads_per_process 1 examples/diffusion/train_salun.py \
-        --output_dir salun-red --max_train_steps 200 --learning_rate 1e-4
+        --output_dir salun-red --max_train_steps 200 --learning_rate 1e-3
 
 Real Stable Diffusion (GPU, Hub), SalUn's nudity setting:
 

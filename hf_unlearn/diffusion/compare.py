@@ -57,7 +57,7 @@ class ComparisonSettings:
         attack_step (`int`, *optional*, defaults to `5`): AdvUnlearn's inner attack steps.
         attack_lr (`float`, *optional*, defaults to `1e-2`): AdvUnlearn's inner attack learning rate.
         salun_steps (`int`, *optional*, defaults to `200`): SalUn steps.
-        salun_lr (`float`, *optional*, defaults to `1e-4`): SalUn's Adam learning rate.
+        salun_lr (`float`, *optional*, defaults to `1e-3`): SalUn's Adam learning rate.
         salun_alpha (`float`, *optional*, defaults to `0.5`): SalUn's retain-loss weight.
         salun_sparsity (`float`, *optional*, defaults to `0.5`): Fraction of UNet weights SalUn may change.
         num_forget_images (`int`, *optional*, defaults to `16`): SalUn's generated images per concept prompt.
@@ -78,7 +78,7 @@ class ComparisonSettings:
     attack_step: int = 5
     attack_lr: float = 1e-2
     salun_steps: int = 200
-    salun_lr: float = 1e-4
+    salun_lr: float = 1e-3
     salun_alpha: float = 0.5
     salun_sparsity: float = 0.5
     num_forget_images: int = 16
