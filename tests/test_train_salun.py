@@ -11,7 +11,7 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from diffusers import UNet2DConditionModel
+from diffusers import DiffusionPipeline, StableDiffusionPipeline, UNet2DConditionModel
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from torch.optim.optimizer import register_optimizer_step_pre_hook
@@ -98,9 +98,11 @@ def test_trains_saves_pipeline_and_keeps_frozen_weights_after_every_step(script,
         assert torch.equal(checkpoint[name][frozen], original.state_dict()[name][frozen]), name
         moved += int((p.detach()[~frozen] != original.state_dict()[name][~frozen]).sum())
     assert moved > 0
-    # a pipeline folder of the world's class, with the unlearned UNet and the original text encoder
-    pipe = type(shapes_world.load_pipeline()).from_pretrained(out)
-    assert torch.equal(pipe.unet.conv_in.weight, unet.conv_in.weight)
+    # a Stable Diffusion pipeline folder with the unlearned UNet and the original text encoder, as SD ids load
+    for cls in (StableDiffusionPipeline, DiffusionPipeline):
+        pipe = cls.from_pretrained(out)
+        assert type(pipe) is StableDiffusionPipeline and torch.equal(pipe.unet.conv_in.weight, unet.conv_in.weight)
+    assert torch.equal(pipe.vae.decoder.conv_out.weight, shapes_world.load_pipeline().vae.decoder.conv_out.weight)
     info = json.loads((out / "salun_config.json").read_text())
     assert info["frozen_weights_bit_identical"] is True and info["config"]["alpha"] == 0.5
     # the same evaluation as AdvUnlearn's, original vs SalUn, in the card as model-index results
@@ -110,8 +112,10 @@ def test_trains_saves_pipeline_and_keeps_frozen_weights_after_every_step(script,
     meta = card.data.to_dict()
     assert set(meta) <= STANDARD_KEYS, set(meta) - STANDARD_KEYS
     assert meta["library_name"] == "diffusers" and meta["pipeline_tag"] == "text-to-image"
-    assert {"salun", "unlearning", "concept-erasure"} <= set(meta["tags"]) and "base_model" not in meta
-    assert shapes_world.root.name in card.text and "a green circle" in card.text
+    assert {"salun", "unlearning", "concept-erasure"} <= set(meta["tags"])
+    assert meta["base_model"] == shapes_world.world_id and meta["datasets"] == [shapes_world.world_id]
+    assert shapes_world.config_hash in card.text and "a green circle" in card.text
+    assert info["world"] == {"world_id": shapes_world.world_id, "config_hash": shapes_world.config_hash}
     metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert metrics["concept_rate"] == pytest.approx(results["pipeline"]["salun"]["concept_rate"])
 

@@ -272,15 +272,20 @@ def log_validation(unet, components, prompts, args, accelerator, step, guidance_
     return path
 
 
-def evaluate_shapes(world, concept, original_unet, unet, args) -> tuple[dict, Path, str]:
-    """The AdvUnlearn evaluation on the shapes world for the original and the unlearned UNet."""
+def evaluate_shapes(world, concept, original_unet, unet, args) -> tuple[dict, Path, str, list[str]]:
+    """The AdvUnlearn evaluation on the shapes world for the original and the unlearned UNet.
+
+    Returns the results, the sample grid's path, the Markdown table and the reasons the table says little (logged).
+    """
     from hf_unlearn.diffusion import (
         DiscretePromptAttack,
         SoftPromptAttack,
         evaluate_models,
+        load_diffusion_components,
         results_table,
         save_comparison_grid,
         shapes_world_evaluator,
+        uninformative_table_warnings,
     )
 
     evaluator = shapes_world_evaluator(
@@ -291,16 +296,20 @@ def evaluate_shapes(world, concept, original_unet, unet, args) -> tuple[dict, Pa
         discrete_attack=DiscretePromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps),
         soft_attack=SoftPromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps, lr=1e-2),
     )
-    text_encoder = world.load_pipeline().text_encoder
+    text_encoder = load_diffusion_components(world.pipeline_path).text_encoder
     results, rows = evaluate_models(
         evaluator, {"original": (text_encoder, original_unet), "salun": (text_encoder, unet)}
     )
     out = {"concept": concept, "num_images_per_prompt": args.eval_num_images, "attack_steps": args.eval_attack_steps}
     out["pipeline"] = results
+    warnings = uninformative_table_warnings(results, "the pipeline")
+    for warning in warnings:
+        logger.warning(f"Uninformative results table: {warning}.", main_process_only=False)
+    out["warnings"] = warnings
     grid = save_comparison_grid(
         rows, Path(args.output_dir) / "samples.png", title=f"SalUn forgetting '{concept}': plain vs discrete attack"
     )
-    return out, grid, results_table(results)
+    return out, grid, results_table(results), warnings
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -491,7 +500,8 @@ def main(args: argparse.Namespace) -> dict:
         run_info = {
             "method": "salun",
             "concept": concept,
-            "base_model": args.pretrained_model_name_or_path or f"hf_unlearn shapes world ({args.world_preset})",
+            "base_model": model_path if world is None else world.world_id,
+            "world": None if world is None else {"world_id": world.world_id, "config_hash": world.config_hash},
             "config": config.to_dict(),
             "mask_density": mask_density(mask),
             "mask_fingerprint": fingerprint,
@@ -502,25 +512,36 @@ def main(args: argparse.Namespace) -> dict:
             "final_logs": history[-1] if history else {},
         }
         (output_dir / "salun_config.json").write_text(json.dumps(run_info, indent=2))
-        sample_grid, table = None, None
+        sample_grid, table, warnings = None, None, []
         if original_unet is not None:
             unet.requires_grad_(False)
-            results, grid, table = evaluate_shapes(world, concept, original_unet, unet, args)
+            results, grid, table, warnings = evaluate_shapes(world, concept, original_unet, unet, args)
             results["train_seconds"] = run_info["train_seconds"]
             (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2))
-            (output_dir / "eval_results.md").write_text(table + "\n")
+            notes = "".join(f"\n- Uninformative: {w}." for w in warnings)
+            (output_dir / "eval_results.md").write_text(table + "\n" + notes + ("\n" if notes else ""))
             sample_grid = grid.name
         else:
             log_validation(unet, components, validation_prompts, args, accelerator, global_step, guidance)
         repo_id = args.hub_model_id or output_dir.name
-        world_label = f"{world.root.name} (shapes world preset {args.world_preset})" if world is not None else None
+        # standard Hub metadata: the base model is the Hub id trained from, or the world's recorded id
         card_data = {
             "library_name": "diffusers",
             "pipeline_tag": "text-to-image",
-            "tags": ["hf_unlearn", "unlearning", "salun", "concept-erasure", "stable-diffusion", "diffusers"],
+            "tags": [
+                "hf_unlearn",
+                "unlearning",
+                "salun",
+                "concept-erasure",
+                "stable-diffusion",
+                "stable-diffusion-diffusers",
+            ],
         }
-        if args.pretrained_model_name_or_path and not os.path.isdir(args.pretrained_model_name_or_path):
-            card_data["base_model"] = args.pretrained_model_name_or_path
+        if world is not None:
+            card_data["base_model"] = world.world_id
+            card_data["datasets"] = [world.world_id]
+        elif not os.path.isdir(model_path):
+            card_data["base_model"] = model_path
         if results:
             from huggingface_hub import EvalResult
 
@@ -530,7 +551,7 @@ def main(args: argparse.Namespace) -> dict:
                     task_type="text-to-image",
                     task_name=f"Concept erasure ({concept})",
                     dataset_type="shapes-world",
-                    dataset_name=world_label,
+                    dataset_name=world.world_id,
                     metric_type=key,
                     metric_name=key,
                     metric_value=float(results["pipeline"]["salun"][key]),
@@ -543,8 +564,9 @@ def main(args: argparse.Namespace) -> dict:
             card_data,
             model_name=f"SalUn UNet: '{concept}' forgotten",
             repo_id=repo_id,
-            base_model=args.pretrained_model_name_or_path,
-            world=world_label,
+            base_model=model_path,
+            world=world.world_id if world is not None else None,
+            world_hash=world.config_hash if world is not None else None,
             world_preset=args.world_preset,
             concept=concept,
             concept_prompts=concept_prompts,
@@ -555,6 +577,7 @@ def main(args: argparse.Namespace) -> dict:
             max_train_steps=args.max_train_steps,
             learning_rate=args.learning_rate,
             results_table=table,
+            table_warnings=warnings,
             sample_grid=sample_grid,
         )
         if args.push_to_hub:

@@ -14,7 +14,7 @@ for loading pipelines and sampling, diffusers. Public pieces:
   its loss [`salun_random_label_loss`];
 - sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
 - evaluation: [`ConceptEvaluator`], [`evaluate_models`], [`attack_success_rate`], [`image_statistics_distance`],
-  [`save_comparison_grid`].
+  [`save_comparison_grid`], [`uninformative_table_warnings`].
 
 Example:
     >>> from hf_unlearn.diffusion import esd_loss
@@ -35,6 +35,7 @@ from .evaluation import (
     results_table,
     save_comparison_grid,
     shapes_world_evaluator,
+    uninformative_table_warnings,
 )
 from .losses import denoising_attack_loss, esd_loss, esd_target, retain_loss, salun_random_label_loss, soft_attack_loss
 from .salun import SalUnDiffusion, SalUnDiffusionConfig, encode_prompts, generate_latents
@@ -92,4 +93,5 @@ __all__ = [
     "shapes_world_evaluator",
     "soft_attack_loss",
     "tokenize_prompts",
+    "uninformative_table_warnings",
 ]
