@@ -80,6 +80,13 @@ def main(args) -> dict:
     settings = ComparisonSettings(**{f.name: getattr(args, f.name) for f in fields(ComparisonSettings)})
     world = load_shapes_world(args.preset)
     runs, start = [], time.time()
+    data = {
+        "command": shlex.join(["python", "benchmarks/bench_diffusion_methods.py", *sys.argv[1:]]),
+        "world": {"preset": args.preset, "folder": world.root.name},
+        "settings": asdict(settings),
+        "seeds": [],
+        "runs": runs,
+    }
     for i, seed in enumerate(args.seeds):
         result, rows = run_comparison(world, settings, seed, output_dir=args.demo_dir if i == 0 else None)
         runs.append(result)
@@ -88,18 +95,12 @@ def main(args) -> dict:
             save_comparison_grid(
                 rows, args.grid, title=f"erasing '{settings.concept}' (seed {seed}): plain vs attacked"
             )
-    data = {
-        "command": shlex.join(["python", "benchmarks/bench_diffusion_methods.py", *sys.argv[1:]]),
-        "world": {"preset": args.preset, "folder": world.root.name},
-        "settings": asdict(settings),
-        "seeds": list(args.seeds),
-        "runs": runs,
-        "wall_seconds": round(time.time() - start, 1),
-        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
-    if args.output_file:
-        Path(args.output_file).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output_file).write_text(json.dumps(data, indent=2) + "\n")
+        data["seeds"].append(seed)
+        data["wall_seconds"] = round(time.time() - start, 1)
+        data["load_average"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        if args.output_file:  # after every seed, so that finished seeds survive an interrupted run
+            Path(args.output_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.output_file).write_text(json.dumps(data, indent=2) + "\n")
     return data
 
 
