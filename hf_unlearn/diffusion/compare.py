@@ -106,7 +106,13 @@ def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, lr: 
 
 
 def train_text_encoder_eraser(components, concept_prompts, retain_prompts, method: str, settings, seed: int):
-    """ESD (`method="esd"`) or AdvUnlearn (`"advunlearn"`) on a copy of the components' text encoder."""
+    """ESD (`method="esd"`) or AdvUnlearn (`"advunlearn"`) on a copy of the components' text encoder.
+
+    Example:
+        >>> c = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
+        >>> esd, logs = train_text_encoder_eraser(c, ["a red circle"], ["a green circle"], "esd",
+        ...                                       ComparisonSettings(text_encoder_steps=10), seed=0)  # doctest: +SKIP
+    """
     s = settings
     original = copy.deepcopy(components.text_encoder).requires_grad_(False).eval()
     text_encoder = copy.deepcopy(original)
@@ -137,7 +143,15 @@ def train_text_encoder_eraser(components, concept_prompts, retain_prompts, metho
 def train_salun_unet(
     components, concept_prompts, pseudo_prompts, retain_prompts, settings, seed: int, guidance: float
 ):
-    """SalUn on a copy of the components' UNet; returns `(unet, mask, frozen_weights_bit_identical, logs)`."""
+    """SalUn on a copy of the components' UNet; returns `(unet, mask, frozen_weights_bit_identical, logs)`.
+
+    Example:
+        >>> c = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
+        >>> unet, mask, frozen_ok, logs = train_salun_unet(c, ["a red circle"], ["a green circle"], ["a blue circle"],
+        ...                                                ComparisonSettings(salun_steps=10), 0, 5.0)  # doctest: +SKIP
+        >>> frozen_ok  # doctest: +SKIP
+        True
+    """
     from ..saliency import apply_saliency_mask
 
     s = settings
@@ -168,7 +182,12 @@ def train_salun_unet(
 
 
 def adversarial_prefixes(result: dict, concept_prompts: list[str]) -> dict[str, str]:
-    """Concept prompt -> the tokens the discrete (prefix) attack found for it, from [`ConceptEvaluator.evaluate`]."""
+    """Concept prompt -> the tokens the discrete (prefix) attack found for it, from [`ConceptEvaluator.evaluate`].
+
+    Example:
+        >>> adversarial_prefixes({"adversarial_prompts": ["ruby a red circle"]}, ["a red circle"])
+        {'a red circle': 'ruby'}
+    """
     out = {}
     for prompt, adversarial in zip(concept_prompts, result.get("adversarial_prompts", [])):
         out[prompt] = adversarial[: -len(prompt)].strip() if adversarial.endswith(prompt) else adversarial
@@ -191,6 +210,12 @@ def run_comparison(
         `(result, grid_rows)`: `result["models"]` maps each of [`METHODS`] to its metrics, `result["train_seconds"]`
         and `result["salun"]` (mask density, whether the frozen weights stayed bit-identical); `grid_rows` are
         images for [`save_comparison_grid`].
+
+    Example:
+        >>> from hf_unlearn.synthetic.shapes import load_shapes_world
+        >>> result, rows = run_comparison(load_shapes_world("test"), ComparisonSettings(), seed=0)  # doctest: +SKIP
+        >>> sorted(result["models"])  # doctest: +SKIP
+        ['AdvUnlearn', 'ESD', 'SalUn', 'original']
     """
     from ..saliency import mask_density
     from ..synthetic.shapes import COLORS
@@ -280,6 +305,16 @@ def write_demo_manifest(
         num_inference_steps (`int`, *optional*, defaults to `25`): DDIM steps of the demo.
         guidance_scale (`float`, *optional*, defaults to `7.5`): CFG scale of the demo.
         example_prompts (`list[str]`, *optional*): Prompts the app offers as examples.
+
+    Example:
+        >>> import json, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> path = write_demo_manifest(folder, "CompVis/stable-diffusion-v1-4",
+        ...     {"original": {}, "AdvUnlearn": {"text_encoder": {"path": "OPTML-Group/AdvUnlearn",
+        ...                                                        "subfolder": "nudity_unlearned"}}},
+        ...     adversarial={}, guidance_scale=7.5)
+        >>> sorted(json.loads(path.read_text())["models"])
+        ['AdvUnlearn', 'original']
     """
     path = Path(output_dir) / "demo.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,17 @@ class SalUnDiffusionConfig:
 
 @torch.no_grad()
 def encode_prompts(text_encoder, tokenizer, prompts: list[str], device=None, dtype=None) -> torch.Tensor:
-    """`(len(prompts), seq, hidden)` last hidden states of a (frozen) CLIP text encoder, as SD's UNet takes them."""
+    """`(len(prompts), seq, hidden)` last hidden states of a (frozen) CLIP text encoder, as SD's UNet takes them.
+
+    Example:
+        >>> from transformers import CLIPTextConfig, CLIPTextModel
+        >>> from hf_unlearn.synthetic.shapes import build_tokenizer
+        >>> tokenizer = build_tokenizer()
+        >>> te = CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=8, intermediate_size=16,
+        ...                                   num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=16))
+        >>> tuple(encode_prompts(te, tokenizer, ["a red circle", ""]).shape)
+        (2, 16, 8)
+    """
     ids = tokenize_prompts(tokenizer, prompts).to(text_encoder.device)
     return text_encoder(ids).last_hidden_state.to(device or text_encoder.device, dtype)
 
@@ -136,6 +146,15 @@ def generate_latents(
 
     Returns:
         `(latents, prompt_index)`: `(p * num_per_prompt, C, H, W)` latents on the CPU and the prompt of each.
+
+    Example:
+        >>> from hf_unlearn.diffusion import load_diffusion_components
+        >>> c = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
+        >>> embeds = encode_prompts(c.text_encoder, c.tokenizer, ["a red circle", "a blue square"])  # doctest: +SKIP
+        >>> uncond = encode_prompts(c.text_encoder, c.tokenizer, [""])  # doctest: +SKIP
+        >>> x, index = generate_latents(c.unet, c.scheduler, embeds, uncond, c.latent_shape, 2)  # doctest: +SKIP
+        >>> tuple(x.shape), index.tolist()  # doctest: +SKIP
+        ((4, 4, 8, 8), [0, 0, 1, 1])
     """
     generator = torch.Generator().manual_seed(seed)
     index = torch.arange(prompt_embeds.shape[0]).repeat_interleave(num_per_prompt)
