@@ -296,7 +296,8 @@ TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
-    "diffusion-methods": ("diffusion_methods.json", render_diffusion_methods),
+    "diffusion-methods": ("diffusion_methods_default.json", render_diffusion_methods),
+    "diffusion-methods-test": ("diffusion_methods.json", render_diffusion_methods),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
 }
 
