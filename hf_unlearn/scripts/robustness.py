@@ -38,7 +38,15 @@ from pathlib import Path
 from typing import Any
 
 
-__all__ = ["FORGET_METRICS", "RobustnessArguments", "forget_metrics", "main", "parse_args", "register_cli"]
+__all__ = [
+    "FORGET_METRICS",
+    "RobustnessArguments",
+    "forget_metrics",
+    "main",
+    "parse_args",
+    "probe_model",
+    "register_cli",
+]
 
 #: open-unlearning's name → the key in `evaluate_tofu(...)["summary"]`.
 FORGET_METRICS: dict[str, str] = {
@@ -224,6 +232,80 @@ def _table(report: dict[str, Any]) -> str:
     return markdown_table(rows, [("model", "model"), ("attack", "attack"), *((n, n) for n in FORGET_METRICS)])
 
 
+def probe_model(
+    path: str,
+    evaluator: Any,
+    retain_reference: dict[str, Any],
+    forget_rows: list[dict[str, Any]],
+    args: RobustnessArguments,
+    steps: list[int],
+    bits: list[int],
+    relearn_seed: int = 0,
+) -> dict[str, Any]:
+    """The relearning curve and the quantisation results of one model (loaded from `path`).
+
+    Args:
+        path (`str`): The model (Hub id or folder).
+        evaluator ([`~hf_unlearn.eval.TofuEvaluator`]): The forget-set evaluation, built once for all models.
+        retain_reference (`dict`): The unmodified retain model's results (forget quality is computed against it).
+        forget_rows (`list[dict]`): The forget set (the relearning sample is drawn from it).
+        args ([`RobustnessArguments`]): The relearning and quantisation options.
+        steps (`list[int]`): Relearn steps (checked); empty for no relearning.
+        bits (`list[int]`): Bit-widths (checked); empty for no quantisation.
+        relearn_seed (`int`, *optional*, defaults to `0`): Seed of the relearning sample and batch order.
+
+    Returns:
+        `dict`: `relearn` (one entry per step: `step`, `train_loss` and the forget metrics),
+        `relearn_sample_indices` and `quantization` (one entry per bit-width).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ..eval.quantize import load_bnb_quantized, quantize_model
+    from ..eval.relearn import relearn_attack
+
+    def metrics(model: Any) -> dict[str, Any]:
+        return forget_metrics(evaluator(model, retain_results=retain_reference))
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    entry: dict[str, Any] = {}
+    model = AutoModelForCausalLM.from_pretrained(path).to(device)
+    if steps:
+        curve = relearn_attack(
+            model,
+            evaluator.tokenizer,
+            forget_rows,
+            metrics,
+            steps=steps,
+            num_samples=args.relearn_samples,
+            learning_rate=args.relearn_lr,
+            batch_size=args.relearn_batch_size,
+            seed=relearn_seed,
+            template=evaluator.template,
+            use_lora=args.relearn_lora,
+            lora_r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+        )
+        entry["relearn_sample_indices"] = curve[0]["sample_indices"]
+        entry["relearn"] = [{"step": p["step"], "train_loss": p["loss"], **p["result"]} for p in curve]
+    entry["quantization"] = []
+    for b in bits:
+        if args.quant_backend == "bnb":
+            quantized = load_bnb_quantized(path, b)
+        else:
+            quantized = quantize_model(model, b, group_size=args.quant_group_size)
+        entry["quantization"].append(
+            {
+                "bits": b,
+                "backend": args.quant_backend,
+                "group_size": args.quant_group_size if args.quant_backend == "rtn" else None,
+                **metrics(quantized),
+            }
+        )
+        del quantized
+    return entry
+
+
 def main(args: RobustnessArguments) -> dict[str, Any]:
     """Runs the attacks; returns the report (also written to `robustness.json`).
 
@@ -235,9 +317,8 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM
 
     from ..data import load_tofu, load_tokenizer_padded_with_eos
-    from ..eval import evaluate_tofu, save_json
-    from ..eval.quantize import load_bnb_quantized, quantize_model
-    from ..eval.relearn import relearn_attack, sample_forget_rows
+    from ..eval import TofuEvaluator, save_json
+    from ..eval.relearn import sample_forget_rows
     from ..plotting import is_plotting_available
     from .utils import is_world
 
@@ -277,23 +358,19 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer, _ = load_tokenizer_padded_with_eos(retain)
 
-    def evaluate(model: Any, retain_results: Any) -> dict[str, Any]:
-        return evaluate_tofu(
-            model,
-            tokenizer,
-            data,
-            forget_split=args.forget_split,
-            retain_results=retain_results,
-            template=template,
-            batch_size=args.eval_batch_size,
-            max_new_tokens=args.eval_max_new_tokens,
-            eval_sets=("forget",),
-            max_items=args.eval_max_items,
-            progress=False,
-        )
+    evaluator = TofuEvaluator(  # tokenises the forget set once for every model, relearn step and bit-width
+        tokenizer,
+        data,
+        forget_split=args.forget_split,
+        template=template,
+        batch_size=args.eval_batch_size,
+        max_new_tokens=args.eval_max_new_tokens,
+        eval_sets=("forget",),
+        max_items=args.eval_max_items,
+    )
 
     start = time.perf_counter()
-    retain_reference = evaluate(AutoModelForCausalLM.from_pretrained(retain).to(device), None)
+    retain_reference = evaluator(AutoModelForCausalLM.from_pretrained(retain).to(device))
     report: dict[str, Any] = {
         "benchmark": "tofu",
         "settings": {**asdict(args), "data": data, "template": template, "models": models, "device": device},
@@ -301,43 +378,12 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
     }
     for label, path in models.items():
         print(f"[{label}] {path}")
-        entry: dict[str, Any] = {"path": path}
-        model = AutoModelForCausalLM.from_pretrained(path).to(device)
-        if steps:
-            curve = relearn_attack(
-                model,
-                tokenizer,
-                forget_rows,
-                lambda m: forget_metrics(evaluate(m, retain_reference)),
-                steps=steps,
-                num_samples=args.relearn_samples,
-                learning_rate=args.relearn_lr,
-                batch_size=args.relearn_batch_size,
-                seed=args.relearn_seed,
-                template=template,
-                use_lora=args.relearn_lora,
-                lora_r=args.lora_r,
-                lora_alpha=args.lora_alpha,
-            )
-            entry["relearn_sample_indices"] = curve[0]["sample_indices"]
-            entry["relearn"] = [{"step": p["step"], "train_loss": p["loss"], **p["result"]} for p in curve]
-        entry["quantization"] = []
-        for b in bits:
-            if args.quant_backend == "bnb":
-                quantized = load_bnb_quantized(path, b)
-            else:
-                quantized = quantize_model(model, b, group_size=args.quant_group_size)
-            entry["quantization"].append(
-                {
-                    "bits": b,
-                    "backend": args.quant_backend,
-                    "group_size": args.quant_group_size if args.quant_backend == "rtn" else None,
-                    **forget_metrics(evaluate(quantized, retain_reference)),
-                }
-            )
-            del quantized
-        report["models"][label] = entry
-        del model
+        report["models"][label] = {
+            "path": path,
+            **probe_model(
+                path, evaluator, retain_reference, forget_rows, args, steps, bits, relearn_seed=args.relearn_seed
+            ),
+        }
     report["seconds"] = round(time.perf_counter() - start, 1)
 
     output_dir.mkdir(parents=True, exist_ok=True)
