@@ -10,8 +10,12 @@ The fast path tokenises once for all models, runs each question once and reuses 
 answers, takes the forget set's MIA and extraction-strength numbers from that same pass, and generates with a cache
 from which finished rows are dropped.
 
-    python benchmarks/bench_eval.py                    # default mini-TOFU world: target, retain90, base
     python benchmarks/bench_eval.py --output benchmarks/results/eval_speed.json
+
+Two scenarios, each run by both paths: `full` evaluates `--models` (default: the world's target, retain90 and base
+models) on all four sets with the privacy metrics; `relearn` evaluates the forget set (with privacy) of one model
+`--curve_points` times, as a relearning curve or a quantisation probe does (the model is the same each time here;
+the work per evaluation is what a curve repeats).
 
 Time per metric: `tokenise` (load + tokenise the data), `probability + truth ratio` (scoring every answer of the four
 sets, which for the forget set also gives the MIA scores and extraction strength on the fast path), `ROUGE
@@ -48,6 +52,8 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         help="World model names (target, retain90, base, ...) or model folders; 'base' never saw the authors and "
         "answers at length, as an unlearned model does.",
     )
+    parser.add_argument("--scenarios", nargs="+", default=["full", "relearn"], help="'full' and/or 'relearn'.")
+    parser.add_argument("--curve_points", type=int, default=4, help="Evaluations in the 'relearn' scenario.")
     parser.add_argument("--forget_split", default="forget10", help="Forget split.")
     parser.add_argument("--batch_size", type=int, default=32, help="Batch size of both paths.")
     parser.add_argument("--max_new_tokens", type=int, default=200, help="Greedy generation length (both paths).")
@@ -106,7 +112,9 @@ def hf_generate(model: Any, tokenizer: Any, prompts: list[list[int]], max_new_to
     return out
 
 
-def previous_evaluate(model: Any, tokenizer: Any, data: str, args: argparse.Namespace, timer: Timer) -> dict:
+def previous_evaluate(
+    model: Any, tokenizer: Any, data: str, args: argparse.Namespace, timer: Timer, eval_sets: tuple[str, ...]
+) -> dict:
     """One model through the previous path: everything loaded, tokenised and scored again for this model."""
     from hf_unlearn.data.templates import get_template, tokenize_prompt, tokenize_qa
     from hf_unlearn.data.tofu import PERTURBED_COLUMNS, QA_COLUMNS
@@ -132,7 +140,7 @@ def previous_evaluate(model: Any, tokenizer: Any, data: str, args: argparse.Name
         tpl = get_template("auto", tokenizer)
         ctx = _context_length(model, tokenizer)
     sets, per_item = {}, {}
-    for eval_set in EVAL_SETS:
+    for eval_set in [s for s in EVAL_SETS if s in eval_sets]:
         with timer.part("tokenise"):
             split = _split_name(eval_set, args.forget_split, "retain_perturbed")
             rows = _load_set(data, split, QA_COLUMNS + PERTURBED_COLUMNS[eval_set]).to_list()
@@ -177,7 +185,8 @@ def previous_evaluate(model: Any, tokenizer: Any, data: str, args: argparse.Name
     with timer.part("metric maths"):
         aucs = mia_aucs(mia["forget"], mia["holdout"])
         summary = {f"{s}_{k}": v[k] for s, v in sets.items() for k in ("probability", "rouge_l_recall", "truth_ratio")}
-        summary["model_utility"] = model_utility(_utility_terms(sets))
+        if len(sets) == len(EVAL_SETS):
+            summary["model_utility"] = model_utility(_utility_terms(sets))
         summary["extraction_strength"] = float(es.mean())
         summary.update({OPEN_UNLEARNING_MIA_KEYS[a]: v for a, v in aucs.items()})
     return {"summary": summary, "per_item": per_item}
@@ -225,7 +234,9 @@ def timed_fast_path(timer: Timer) -> Iterator[None]:
         tofu.TofuEvaluator._tokenize = original_tokenize
 
 
-def fast_evaluate_all(models: dict, tokenizer: Any, data: str, args: argparse.Namespace, timer: Timer) -> dict:
+def fast_evaluate_all(
+    models: dict, tokenizer: Any, data: str, args: argparse.Namespace, timer: Timer, eval_sets: tuple[str, ...]
+) -> dict:
     from hf_unlearn.eval import TofuEvaluator
 
     with timed_fast_path(timer):
@@ -237,6 +248,7 @@ def fast_evaluate_all(models: dict, tokenizer: Any, data: str, args: argparse.Na
                 forget_split=args.forget_split,
                 batch_size=args.batch_size,
                 max_new_tokens=args.max_new_tokens,
+                eval_sets=eval_sets,
                 privacy=True,
             )
         out = {name: evaluator(model) for name, model in models.items()}
@@ -268,9 +280,54 @@ def compare(previous: dict, fast: dict) -> dict[str, Any]:
     }
 
 
+def run_scenario(
+    models: dict, tokenizer: Any, data: str, args: argparse.Namespace, eval_sets: tuple[str, ...]
+) -> dict[str, Any]:
+    """Both paths on `models`, alternated `--repeats` times (the fastest run of each kept); parts, totals, checks."""
+    best: dict[str, dict[str, Any]] = {}
+    for repeat in range(args.repeats):
+        runs = {}
+        for path in ("previous", "fast"):  # alternated, so that load changes hit both
+            timer = Timer()
+            start, wall = time.process_time(), time.perf_counter()
+            if path == "previous":
+                results = {
+                    name: previous_evaluate(m, tokenizer, data, args, timer, eval_sets) for name, m in models.items()
+                }
+            else:
+                results = fast_evaluate_all(models, tokenizer, data, args, timer, eval_sets)
+            runs[path] = {
+                "total": time.process_time() - start,
+                "wall": time.perf_counter() - wall,
+                **timer.seconds,
+                "results": results,
+            }
+            print(
+                f"repeat {repeat} {path}: {runs[path]['total']:.2f} CPU s ({runs[path]['wall']:.2f} s wall)",
+                flush=True,
+            )
+        for path, run in runs.items():
+            if path not in best or run["total"] < best[path]["total"]:
+                best[path] = run
+    rows = []
+    for part in (*PARTS, "total", "wall"):
+        prev, fast = best["previous"].get(part, 0.0), best["fast"].get(part, 0.0)
+        rows.append(
+            {
+                "part": part,
+                "previous_s": round(prev, 3),
+                "fast_s": round(fast, 3),
+                "speedup": prev / fast if fast else None,
+            }
+        )
+    checks = {name: compare(best["previous"]["results"][name], best["fast"]["results"][name]) for name in models}
+    return {"models": list(models), "eval_sets": list(eval_sets), "parts": rows, "checks": checks}
+
+
 def main(args: argparse.Namespace) -> dict:
     import torch
 
+    from hf_unlearn.eval.tofu import EVAL_SETS
     from hf_unlearn.synthetic import TofuWorld, build_tofu_world
 
     torch.set_num_threads(1)
@@ -285,34 +342,21 @@ def main(args: argparse.Namespace) -> dict:
         else:
             models[name] = world.load_model(name).eval()
     data = str(world.path)
-    best: dict[str, dict[str, float]] = {}
-    for repeat in range(args.repeats):
-        runs = {}
-        for path in ("previous", "fast"):  # alternated, so that load changes hit both
-            timer = Timer()
-            start, wall = time.process_time(), time.perf_counter()
-            if path == "previous":
-                results = {name: previous_evaluate(m, tokenizer, data, args, timer) for name, m in models.items()}
-            else:
-                results = fast_evaluate_all(models, tokenizer, data, args, timer)
-            runs[path] = {
-                "total": time.process_time() - start,
-                "wall": time.perf_counter() - wall,
-                **timer.seconds,
-                "results": results,
-            }
-            print(
-                f"repeat {repeat} {path}: {runs[path]['total']:.2f} CPU s ({runs[path]['wall']:.2f} s wall)",
-                flush=True,
-            )
-        for path, run in runs.items():
-            if path not in best or run["total"] < best[path]["total"]:
-                best[path] = run
-    checks = {name: compare(best["previous"]["results"][name], best["fast"]["results"][name]) for name in models}
-    rows = []
-    for part in (*PARTS, "total", "wall"):
-        prev, fast = best["previous"].get(part, 0.0), best["fast"].get(part, 0.0)
-        rows.append({"part": part, "previous_s": round(prev, 3), "fast_s": round(fast, 3), "speedup": prev / fast})
+    scenarios = {}
+    for scenario in args.scenarios:
+        if scenario == "full":
+            chosen, eval_sets = models, EVAL_SETS
+        elif scenario == "relearn":
+            first = next(iter(models))
+            chosen = {f"{first} #{i + 1}": models[first] for i in range(args.curve_points)}
+            eval_sets = ("forget",)
+        else:
+            raise ValueError(f"unknown scenario {scenario!r}; choose 'full' and/or 'relearn'.")
+        scenarios[scenario] = run_scenario(chosen, tokenizer, data, args, eval_sets)
+        print(f"[{scenario}] | part | previous (CPU s) | fast (CPU s) | speed-up |\n|---|---|---|---|")
+        for r in scenarios[scenario]["parts"]:
+            print(f"| {r['part']} | {r['previous_s']:.2f} | {r['fast_s']:.2f} | {r['speedup']:.2f}x |")
+        print(json.dumps(scenarios[scenario]["checks"], indent=1))
     report = {
         "benchmark": "tofu evaluation speed",
         "settings": {
@@ -327,13 +371,8 @@ def main(args: argparse.Namespace) -> dict:
                 if v is not None and k != "output"
             ),
         },
-        "parts": rows,
-        "checks": checks,
+        "scenarios": scenarios,
     }
-    print("| part | previous (CPU s) | fast (CPU s) | speed-up |\n|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['part']} | {r['previous_s']:.2f} | {r['fast_s']:.2f} | {r['speedup']:.2f}x |")
-    print(json.dumps(checks, indent=1))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
