@@ -173,6 +173,41 @@ class _ScoreStore:
         )
 
 
+def _prefill(
+    model: Any, prompts: list[Sequence[int]], pad_token_id: int, device: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any, str]:
+    """One forward pass over left-padded prompts that fills a new key/value cache.
+
+    Returns the logits at the last position (`(batch, 1, vocab)`; only those are computed where the model allows),
+    the attention mask, each row's last position, the cache, and the name of the model's cache argument (`cache` in
+    recent transformers, `past_key_values` before).
+    """
+    from transformers import DynamicCache
+
+    params = _forward_parameters(model)
+    cache_arg = "cache" if "cache" in params else "past_key_values"
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    config = getattr(model, "config", None)
+    batch = pad_batch(
+        [{"input_ids": p, "attention_mask": [1] * len(p)} for p in prompts],
+        pad_token_id,
+        padding_side="left",
+        keys=("input_ids", "attention_mask"),
+    )
+    mask = batch["attention_mask"].to(device)
+    position = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt's positions start at 0
+    cache = DynamicCache(config=config) if config is not None else DynamicCache()
+    logits = model(
+        input_ids=batch["input_ids"].to(device),
+        attention_mask=mask,
+        position_ids=position,
+        use_cache=True,
+        **{cache_arg: cache},
+        **extra,
+    ).logits[:, -1:, :]
+    return logits, mask, position[:, -1:], cache, cache_arg
+
+
 def score_continuations(
     model: PreTrainedModel,
     prompts: Sequence[Sequence[int]],
@@ -222,7 +257,6 @@ def score_continuations(
     """
     import torch
     from tqdm.auto import tqdm
-    from transformers import DynamicCache
 
     if len(prompts) == 0:
         raise ValueError("no prompts to score continuations of.")
@@ -249,27 +283,12 @@ def score_continuations(
             batches[-1].append(i)
         else:
             batches.append([i])
-    cache_arg = "cache" if "cache" in _forward_parameters(model) else "past_key_values"
-    config = getattr(model, "config", None)
     device = _device_of(model)
     with torch.inference_mode(), eval_mode(model):
         for group in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            prompt_batch = pad_batch(
-                [{"input_ids": prompts[i], "attention_mask": [1] * len(prompts[i])} for i in group],
-                pad_token_id,
-                padding_side="left",
-                keys=("input_ids", "attention_mask"),
+            last_logits, prompt_mask, _, cache, cache_arg = _prefill(
+                model, [prompts[i] for i in group], pad_token_id, device
             )
-            prompt_mask = prompt_batch["attention_mask"].to(device)
-            position = (prompt_mask.cumsum(-1) - 1).clamp(min=0)
-            cache = DynamicCache(config=config) if config is not None else DynamicCache()
-            last_logits = model(
-                input_ids=prompt_batch["input_ids"].to(device),
-                attention_mask=prompt_mask,
-                position_ids=position,
-                use_cache=True,
-                **{cache_arg: cache},
-            ).logits[:, -1:, :]
             rows = [(g, c) for g, i in enumerate(group) for c in continuations[i]]
             owner = torch.tensor([g for g, _ in rows], device=device)
             cache.batch_select_indices(owner)  # each prompt's cache, once per continuation
@@ -425,7 +444,6 @@ def generate_greedy(
     """
     import torch
     from tqdm.auto import tqdm
-    from transformers import DynamicCache
 
     from ..data.collate import require_pad_token
 
@@ -437,34 +455,13 @@ def generate_greedy(
         raise ValueError("generate_greedy supports decoder-only (causal) language models.")
     pad_id = require_pad_token(tokenizer)
     eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
-    params = _forward_parameters(model)
-    cache_arg = "cache" if "cache" in params else "past_key_values"
-    first_extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
     device = _device_of(model)
     eos = eos.to(device)
-    config = getattr(model, "config", None)
     out: list[str | None] = [None] * len(prompts)
     batches = _batches_by_length([len(p) for p in prompts], batch_size)
     with torch.inference_mode(), eval_mode(model):
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            batch = pad_batch(
-                [{"input_ids": prompts[i], "attention_mask": [1] * len(prompts[i])} for i in idx],
-                pad_id,
-                padding_side="left",
-                keys=("input_ids", "attention_mask"),
-            )
-            mask = batch["attention_mask"].to(device)
-            position = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt's positions start at 0
-            cache = DynamicCache(config=config) if config is not None else DynamicCache()
-            logits = model(
-                input_ids=batch["input_ids"].to(device),
-                attention_mask=mask,
-                position_ids=position,
-                use_cache=True,
-                **{cache_arg: cache},
-                **first_extra,
-            ).logits
-            position = position[:, -1:]
+            logits, mask, position, cache, cache_arg = _prefill(model, [prompts[i] for i in idx], pad_id, device)
             rows = torch.arange(len(idx), device=device)  # which rows of the batch are still generating
             tokens: list[list[int]] = [[] for _ in idx]
             for step in range(max_new_tokens):
