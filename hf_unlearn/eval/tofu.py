@@ -424,20 +424,14 @@ def _split_prompts(
     features: list[dict[str, list[int]]], item_starts: list[int]
 ) -> tuple[list[list[int]], list[list[list[int]]]]:
     """Per item, the shared prompt (the unlabelled prefix) and the labelled continuations of its sequences, which
-    [`_tokenize_set`] lays out item by item starting at `item_starts`."""
+    [`_tokenize_set`] lays out item by item starting at `item_starts` (`tokenize_qa` tokenises the prompt on its own,
+    so every answer of a question has the same prompt tokens)."""
     prompts, continuations = [], []
     for i, begin in enumerate(item_starts):
         end = item_starts[i + 1] if i + 1 < len(item_starts) else len(features)
-        labels = features[begin]["labels"]
-        n_prompt = next(t for t, label in enumerate(labels) if label != -100)
-        prompt = features[begin]["input_ids"][:n_prompt]
-        conts = []
-        for f in features[begin:end]:
-            if f["input_ids"][:n_prompt] != prompt or -100 in f["labels"][n_prompt:]:
-                raise ValueError("the sequences of one item do not share their question prompt.")
-            conts.append(f["input_ids"][n_prompt:])
-        prompts.append(prompt)
-        continuations.append(conts)
+        n_prompt = next(t for t, label in enumerate(features[begin]["labels"]) if label != -100)
+        prompts.append(features[begin]["input_ids"][:n_prompt])
+        continuations.append([f["input_ids"][n_prompt:] for f in features[begin:end]])
     return prompts, continuations
 
 
@@ -482,9 +476,10 @@ class TofuEvaluator:
     """TOFU evaluation of any number of models on one data setup: the data is loaded and tokenised once and every
     model call reuses it (a relearning curve, a training run's evaluations, or several models in one process).
 
-    Per model, each sequence gets one forward pass: a set's true, paraphrased and perturbed answers are flattened into
-    one length-sorted list and scored in batches, and that pass also gives the forget set's membership-inference
-    scores and extraction strength (privacy metrics). Greedy answers come from [`~hf_unlearn.eval.scoring.
+    Per model, each sequence gets one forward pass: each question is run once and its key/value cache is shared by its
+    true, paraphrased and perturbed answers ([`~hf_unlearn.eval.scoring.score_continuations`], length-sorted
+    batches), and that pass also gives the forget set's membership-inference scores and extraction strength (privacy
+    metrics). Greedy answers come from [`~hf_unlearn.eval.scoring.
     generate_greedy`] (length-bucketed batches, key/value cache, rows leave the batch at end-of-sequence). The
     numbers are those of [`evaluate_tofu`], which is this class called once.
 
@@ -764,8 +759,8 @@ def evaluate_tofu(
 ) -> dict[str, Any]:
     """Evaluates a causal LM on TOFU: every metric of the benchmark, aggregated and per item.
 
-    Scoring is batched over all sequences of a set at once (true, paraphrased and perturbed answers flattened into
-    one length-sorted list) and greedy generation is batched with left padding. To evaluate several models (or one
+    Scoring is batched over all answers of a set (each question run once, its cache shared by its true, paraphrased
+    and perturbed answers) and greedy generation is batched with left padding and a key/value cache. To evaluate several models (or one
     model several times) on the same data, build a [`TofuEvaluator`] once and call it: the data is then loaded and
     tokenised once.
 
