@@ -239,7 +239,7 @@ def test_cli_passes_options_and_reports_bad_input(capsys):
 
 def test_muse_benchmark_relearns_on_forget_articles(muse_world, tmp_path):
     """`--benchmark muse`: relearning on the forget articles (every token scored) brings the retain model's verbatim
-    memorisation of them up; the retain model against itself has PrivLeak 0; quantisation runs on MUSE metrics."""
+    memorisation of them up and makes them look like members; the retain model against itself has PrivLeak 0."""
     out = tmp_path / "muse"
     args = parse_args(
         [
@@ -255,7 +255,9 @@ def test_muse_benchmark_relearns_on_forget_articles(muse_world, tmp_path):
     retain, target = saved["models"]["retain"], saved["models"]["target"]
     assert [p["step"] for p in retain["relearn"]] == [0, 6]
     assert retain["relearn"][0]["privleak"] == pytest.approx(0.0)
-    assert retain["relearn"][1]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"] + 0.05
+    # measured: VerbMem 0.260 -> 0.314 and PrivLeak 0 -> -60 (the forget articles now look like training members)
+    assert retain["relearn"][1]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"] + 0.02
+    assert retain["relearn"][1]["privleak"] < -20
     assert target["relearn"][0]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"]
     assert retain["quantization"][0]["bits"] == 4 and retain["quantization"][0]["forget_verbmem_ROUGE"] is not None
     assert "| retain | relearn 6 steps |" in (out / "robustness.md").read_text()
