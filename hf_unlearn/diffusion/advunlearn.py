@@ -54,6 +54,10 @@ class AdvUnlearnConfig:
         attack_type (`str`, *optional*, defaults to `"prefix"`): Where they go (`"prefix"` or `"suffix"`).
         attack_init (`str`, *optional*, defaults to `"latest"`): `"latest"` (warm start from the previous attack) or
             `"random"` (random vocabulary tokens each time).
+        attack_candidates (`int`, *optional*, defaults to `0`): Before each attack, also score this many starts made
+            of random vocabulary tokens by the attack loss (one forward pass each, no gradient) and run the soft steps
+            from the best of them and the `attack_init` start: a discrete token screen before the continuous attack,
+            so the defender also sees real-token attacks. 0 is the reference code (not in the paper).
         adv_prompt_update_step (`int`, *optional*, defaults to `1`): Run the attack every this many iterations.
         warmup_steps (`int`, *optional*, defaults to `200`): Iterations of plain ESD before attacks start.
         retain_loss_weight (`float`, *optional*, defaults to `1.0`): gamma (the README's nudity run uses 0.3).
@@ -75,6 +79,7 @@ class AdvUnlearnConfig:
     adv_prompt_num: int = 1
     attack_type: str = "prefix"
     attack_init: str = "latest"
+    attack_candidates: int = 0
     adv_prompt_update_step: int = 1
     warmup_steps: int = 200
     retain_loss_weight: float = 1.0
@@ -98,8 +103,8 @@ class AdvUnlearnConfig:
         for name in ("attack_steps", "adv_prompt_num", "adv_prompt_update_step", "train_batch_size", "ddim_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if self.warmup_steps < 0 or self.retain_loss_weight < 0:
-            raise ValueError("warmup_steps and retain_loss_weight must be >= 0.")
+        if self.warmup_steps < 0 or self.retain_loss_weight < 0 or self.attack_candidates < 0:
+            raise ValueError("warmup_steps, retain_loss_weight and attack_candidates must be >= 0.")
         if self.retain_loss_weight > 0 and not self.retain_prompts:
             raise ValueError(
                 "retain_loss_weight > 0 needs retain_prompts (AdvUnlearn's utility regulariser); pass some, or set "
@@ -241,6 +246,12 @@ class AdvUnlearn:
                     init = random_token_embeddings(self.encoder, cfg.adv_prompt_num, self.generator, self._exclude)
                 else:
                     init = self.adv_embeds
+                if cfg.attack_candidates:
+                    candidates = [init] + [
+                        random_token_embeddings(self.encoder, cfg.adv_prompt_num, self.generator, self._exclude)
+                        for _ in range(cfg.attack_candidates)
+                    ]
+                    init, _ = self.attacker.best_start(self.encoder, self.unet, ids, x, t, eps_cond, candidates)
                 self.adv_embeds, attack_losses = self.attacker.attack(
                     self.encoder, self.unet, ids, x, t, eps_cond, init
                 )

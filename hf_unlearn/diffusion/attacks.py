@@ -156,6 +156,38 @@ class SoftPromptAttack:
 
         return self._optimise(init.to(device), loss_fn)
 
+    def best_start(
+        self,
+        text_encoder,
+        unet,
+        input_ids: torch.Tensor,
+        noisy_latents: torch.Tensor,
+        timesteps: torch.Tensor,
+        eps_reference: torch.Tensor,
+        candidates: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, list[float]]:
+        """The candidate start with the lowest attack loss (a discrete screen before the soft steps).
+
+        Args:
+            text_encoder, unet, input_ids, noisy_latents, timesteps, eps_reference: As in [`attack`].
+            candidates (`list[torch.Tensor]`): `(k, hidden)` starts, e.g. the previous attack and the embeddings of
+                random vocabulary tokens.
+
+        Returns:
+            `(best, losses)`: the best candidate and every candidate's attack loss.
+        """
+        encoder = _unwrap(text_encoder)
+        device, dtype = unet.device, unet.dtype
+        ids = input_ids.to(device)
+        x, t, ref = noisy_latents.to(device, dtype), timesteps.to(device), eps_reference.to(device)
+        losses = []
+        with torch.no_grad():
+            for adv in candidates:
+                cond = encoder(ids, adv.to(device), self.attack_type).to(dtype)
+                losses.append(soft_attack_loss(unet(x, t, cond).sample, ref).item())
+        best = min(range(len(candidates)), key=losses.__getitem__)
+        return candidates[best], losses
+
     def attack_images(
         self,
         text_encoder,
