@@ -271,3 +271,56 @@ class AdvUnlearn:
             logs["loss/retain"] = loss_r.item()
         logs["loss"] = loss.item()
         return loss, logs
+
+
+def erase_text_encoder(
+    text_encoder,
+    unet,
+    tokenizer,
+    scheduler,
+    config: AdvUnlearnConfig,
+    steps: int,
+    learning_rate: float,
+    original_text_encoder=None,
+    max_grad_norm: float = 1.0,
+    progress: bool = True,
+):
+    """Trains a copy of `text_encoder` with AdvUnlearn (or ESD) for `steps` Adam steps, as the example script does
+    on one process (Adam, constant learning rate, gradient clipping); returns the erased copy in eval mode.
+
+    Args:
+        text_encoder (`CLIPTextModel`): The original encoder (left untouched).
+        unet, tokenizer, scheduler: The pipeline's components.
+        config ([`AdvUnlearnConfig`]): Hyperparameters (`attack_method="none"` is ESD).
+        steps (`int`): Optimizer steps.
+        learning_rate (`float`): Adam learning rate.
+        original_text_encoder (`CLIPTextModel`, *optional*): The frozen original (default: `text_encoder` itself).
+        max_grad_norm (`float`, *optional*, defaults to `1.0`): Gradient clipping norm (the script's default).
+        progress (`bool`, *optional*, defaults to `True`): A tqdm bar with the losses.
+
+    Example:
+        >>> from hf_unlearn.synthetic.shapes import load_shapes_world
+        >>> pipe = load_shapes_world("test").load_pipeline()  # doctest: +SKIP
+        >>> config = AdvUnlearnConfig(["a red circle"], ["a green circle"], attack_method="none", ddim_steps=5)
+        >>> erased = erase_text_encoder(pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, 10, 1e-3)  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from .text_encoding import set_trainable_layers
+
+    encoder = copy.deepcopy(text_encoder)
+    set_trainable_layers(encoder, config.train_method)
+    original = original_text_encoder if original_text_encoder is not None else text_encoder
+    torch.manual_seed(config.seed)
+    eraser = AdvUnlearn(encoder, unet, tokenizer, scheduler, config, original)
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=learning_rate)
+    bar = tqdm(range(steps), desc=f"erase ({config.attack_method})", leave=False, disable=not progress)
+    for step in bar:
+        loss, logs = eraser.compute_loss(step)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+        bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
+    return encoder.eval()

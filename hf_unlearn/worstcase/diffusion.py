@@ -304,28 +304,6 @@ def load_prompt_selection(path: str | os.PathLike, prompts: Sequence[str]) -> li
     return chosen
 
 
-def _erase(components, original, prompts, retain_prompts, esd_settings: dict[str, Any], seed: int, progress: bool):
-    """ESD on the text encoder (the library's AdvUnlearn loop with no attack) on `prompts`; returns the encoder."""
-    from tqdm.auto import tqdm
-
-    from ..diffusion import AdvUnlearn, AdvUnlearnConfig, set_trainable_layers
-
-    settings = dict(esd_settings)
-    steps, lr = settings.pop("steps"), settings.pop("learning_rate")
-    encoder = copy.deepcopy(original)
-    set_trainable_layers(encoder)
-    config = AdvUnlearnConfig(list(prompts), list(retain_prompts), attack_method="none", seed=seed, **settings)
-    torch.manual_seed(seed)
-    eraser = AdvUnlearn(encoder, components.unet, components.tokenizer, components.scheduler, config, original)
-    optimizer = torch.optim.Adam([p for p in encoder.parameters() if p.requires_grad], lr=lr)
-    for step in tqdm(range(steps), desc="ESD", leave=False, disable=not progress):
-        loss, _ = eraser.compute_loss(step)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return encoder.eval()
-
-
 def run_worstcase_prompts(
     world,
     concept: str = "red",
@@ -363,7 +341,7 @@ def run_worstcase_prompts(
     """
     from dataclasses import asdict, replace
 
-    from ..diffusion import load_diffusion_components, shapes_world_evaluator
+    from ..diffusion import AdvUnlearnConfig, erase_text_encoder, load_diffusion_components, shapes_world_evaluator
 
     prompts = shapes_prompt_units(concept)
     m = resolve_budget(budget, len(prompts), name="budget (prompts per set)")
@@ -424,7 +402,19 @@ def run_worstcase_prompts(
         }
         for name, units in sets.items():
             start = time.perf_counter()
-            encoder = _erase(components, original, [prompts[i] for i in units], retain, esd_settings, seed, progress)
+            settings = dict(esd_settings)
+            steps, lr = settings.pop("steps"), settings.pop("learning_rate")
+            config = AdvUnlearnConfig([prompts[i] for i in units], retain, attack_method="none", seed=seed, **settings)
+            encoder = erase_text_encoder(
+                original,
+                components.unet,
+                components.tokenizer,
+                components.scheduler,
+                config,
+                steps,
+                lr,
+                progress=progress,
+            )
             seconds = time.perf_counter() - start
             scores = evaluator.evaluate(encoder, keep_images=0)
             run["results"][name] = {
