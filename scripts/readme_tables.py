@@ -202,12 +202,63 @@ def render_tofu_world(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_worstcase_prompts(data: dict) -> str:
+    """The worst-case prompt-set table (`benchmarks/worstcase_prompts.py` JSON)."""
+    from hf_unlearn.worstcase.diffusion import format_worstcase_prompts_markdown
+
+    s = data["settings"]
+    seeds = " ".join(str(x) for x in s["seeds"])
+    command = (
+        f"python benchmarks/worstcase_prompts.py --preset {s['preset']} --concept {s['concept']} --budget {s['budget']} "
+        f"--seeds {seeds} --output_dir OUT"
+    )
+    return f"`{command}` (world `{s['world']}`):\n\n" + format_worstcase_prompts_markdown(data) + "\n"
+
+
+_ROBUSTNESS_NAMES = {
+    "original": "original",
+    "esd": "ESD",
+    "advunlearn": "AdvUnlearn",
+    "fast_at_1step": "fast AT (1 sign step)",
+    "advunlearn_screen": "AdvUnlearn + token screen",
+}
+
+
+def render_advunlearn_robustness(data: dict) -> str:
+    """The AdvUnlearn-vs-ESD robustness table (`benchmarks/advunlearn_robustness.py` JSON)."""
+    s, summary, ratios = data["settings"], data["summary"], data["median_ratio_to_esd"]
+    seeds = " ".join(str(x) for x in s["seeds"])
+    spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
+    lines = [
+        (
+            f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} "
+            f"--output_file OUT.json` (world `{s['world']}`, erasing {s['concept']!r}, {s['max_train_steps']} steps, "
+            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
+            "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
+        ),
+        "",
+        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s | × ESD |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    ratio = lambda name, k: f"{ratios[name][k]:.2f}" if k in ratios.get(name, {}) else "-"  # noqa: E731
+    for name, row in summary.items():
+        train = spread(row["train_seconds"]).split(" [")[0] if "train_seconds" in row else "-"
+        lines.append(
+            f"| {_ROBUSTNESS_NAMES.get(name, name)} | {spread(row['concept_rate'])} | {spread(row['asr_discrete'])} | "
+            f"{ratio(name, 'asr_discrete')} | {spread(row['asr_soft'])} | {ratio(name, 'asr_soft')} | "
+            f"{spread(row['retain_accuracy'])} | {train} | {ratio(name, 'train_seconds')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer).
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "tofu-methods": ("tofu_methods.json", render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
+    "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
+    "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
 }
 
 
