@@ -307,6 +307,30 @@ def test_attack_candidates_start_each_attack_from_the_best_screened_start(shapes
     assert min(losses) < losses[0]  # 8 random tokens beat one on this world (a fixed seed)
 
 
+def test_erase_text_encoder_trains_a_copy_and_leaves_the_original_alone(shapes_world):
+    from hf_unlearn.diffusion import erase_text_encoder
+
+    pipe = shapes_world.load_pipeline()
+    before = {n: p.clone() for n, p in pipe.text_encoder.named_parameters()}
+    config = AdvUnlearnConfig(
+        shapes_world.concept_prompts("red"),
+        shapes_world.retain_prompts("red"),
+        attack_method="fast_at",
+        attack_steps=1,
+        warmup_steps=1,
+        ddim_steps=5,
+        trajectories_per_prompt=1,
+        train_method="text_encoder_layer0",
+    )
+    erased = erase_text_encoder(
+        pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, 3, 1e-2, progress=False
+    )
+    assert erased is not pipe.text_encoder and not erased.training
+    assert all(torch.equal(p, before[n]) for n, p in pipe.text_encoder.named_parameters())
+    moved = {n for n, p in erased.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and all(n.startswith("encoder.layers.0.") for n in moved)  # only the chosen layer trained
+
+
 def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_world):
     pipe, _original, eraser = _erasure_setup(shapes_world, attack_method="none", retain_loss_weight=0.0)
     probe = eraser.concept_bank.sample(64)
