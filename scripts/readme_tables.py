@@ -210,7 +210,8 @@ def render_worstcase_prompts(data: dict) -> str:
     seeds = " ".join(str(x) for x in s["seeds"])
     command = (
         f"python benchmarks/worstcase_prompts.py --preset {s['preset']} --concept {s['concept']} --budget {s['budget']} "
-        f"--seeds {seeds} --output_dir OUT"
+        f"--seeds {seeds} --num_images {s['num_images']} --esd_steps {s['esd']['steps']} "
+        f"--upper_steps {s['selection']['upper_steps']} --output_dir OUT"
     )
     return f"`{command}` (world `{s['world']}`):\n\n" + format_worstcase_prompts_markdown(data) + "\n"
 
@@ -232,17 +233,19 @@ def render_advunlearn_robustness(data: dict) -> str:
     lines = [
         (
             f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} "
-            f"--output_file OUT.json` (world `{s['world']}`, erasing {s['concept']!r}, {s['max_train_steps']} steps, "
+            f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
+            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json` (world `{s['world']}`, erasing "
+            f"{s['concept']!r}, {s['max_train_steps']} steps, "
             f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
             "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
         ),
         "",
-        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s | × ESD |",
+        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s (median) | × ESD |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     ratio = lambda name, k: f"{ratios[name][k]:.2f}" if k in ratios.get(name, {}) else "-"  # noqa: E731
     for name, row in summary.items():
-        train = spread(row["train_seconds"]).split(" [")[0] if "train_seconds" in row else "-"
+        train = f"{row['train_seconds']['median']:.0f}" if "train_seconds" in row else "-"
         lines.append(
             f"| {_ROBUSTNESS_NAMES.get(name, name)} | {spread(row['concept_rate'])} | {spread(row['asr_discrete'])} | "
             f"{ratio(name, 'asr_discrete')} | {spread(row['asr_soft'])} | {ratio(name, 'asr_soft')} | "
