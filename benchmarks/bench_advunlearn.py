@@ -76,6 +76,7 @@ def time_variants(components, original, concept, retain, args, seed: int, device
         runs[name] = (eraser, optimizer)
     times = {name: [] for name in runs}
     progress = tqdm(range(args.warmup + args.iterations), desc=f"seed {seed}: rounds of {len(runs)} variants")
+    losses = {}
     for it in progress:
         for name, (eraser, optimizer) in runs.items():
             if device == "cuda":
@@ -89,7 +90,8 @@ def time_variants(components, original, concept, retain, args, seed: int, device
                 torch.cuda.synchronize()
             if it >= args.warmup:
                 times[name].append(time.perf_counter() - start)
-            progress.set_postfix({f"{name} loss": round(float(loss), 5)}, refresh=False)
+            losses[f"{name} loss"] = round(loss.item(), 5)
+        progress.set_postfix(losses)
     return {name: statistics.median(t) for name, t in times.items()}
 
 

@@ -488,3 +488,28 @@ def test_concept_evaluator_reports_consistent_metrics(shapes_world):
     assert result["asr_discrete"] >= result["concept_rate"] and result["asr_soft"] >= result["concept_rate"]
     assert len(result["adversarial_prompts"]) == 3 and result["adversarial_prompts"][0].endswith("a red circle")
     json.dumps(result)  # JSON-serialisable once the images are popped
+
+
+def test_uninformative_table_warnings_name_each_reason():
+    from hf_unlearn.diffusion import uninformative_table_warnings
+
+    def row(rate, disc, soft):
+        return {"concept_rate": rate, "asr_discrete": disc, "asr_soft": soft}
+
+    informative = {"original": row(0.9, 0.95, 1.0), "esd": row(0.1, 0.3, 0.5), "advunlearn": row(0.05, 0.1, 0.2)}
+    assert uninformative_table_warnings(informative, "pipeline") == []
+    # every attack fails on every encoder (the test-size transfer case): only that reason
+    no_attack = {"original": row(0.6, 0.0, 0.0), "esd": row(0.2, 0.0, 0.0)}
+    assert [w.split(":")[0] for w in uninformative_table_warnings(no_attack, "pipeline_transfer")] == [
+        "every ASR on pipeline_transfer is 0"
+    ]
+    # the original never shows the concept, and the soft attack was not run (None is not a 0)
+    blank = {"original": row(0.0, 0.0, None), "esd": row(0.0, 0.0, None)}
+    reasons = [w.split(":")[0] for w in uninformative_table_warnings(blank, "main")]
+    assert reasons == [
+        "the original encoder never shows the concept on main",
+        "every ASR on main is 0",
+        "every encoder scores the same on main",
+    ]
+    # one encoder alone is never "the same as the others"
+    assert uninformative_table_warnings({"esd": row(0.3, 0.4, 0.5)}) == []

@@ -225,3 +225,42 @@ def test_two_process_ddp_run_trains_one_encoder(shapes_world, tmp_path):
     original = CLIPTextModel.from_pretrained(shapes_world.pipeline_path, subfolder="text_encoder")
     changed = [n for n, p in erased.state_dict().items() if not torch.equal(p, original.state_dict()[n])]
     assert changed and all(n.startswith(("encoder.layers", "final_layer_norm")) for n in changed)
+
+
+def _card_fields(**overrides):
+    fields = {
+        "model_name": "AdvUnlearn text encoder: 'nudity' erased", "repo_id": "me/advunlearn-nudity",
+        "base_model": "CompVis/stable-diffusion-v1-4", "world": None, "world_hash": None, "world_preset": "default",
+        "method": "advunlearn", "concept": "nudity", "concept_prompts": ["nudity"],
+        "retain_prompts": ["a photo of a dog"], "train_method": "text_encoder_full", "max_train_steps": 1000,
+        "learning_rate": 1e-5, "negative_guidance": 1.0, "start_guidance": 3.0, "retain_loss_w": 0.3,
+        "attack_method": "pgd", "adv_prompt_num": 1, "attack_type": "prefix", "attack_step": 30, "attack_lr": 1e-3,
+        "attack_init": "latest", "warmup_iter": 200, "seed": 0, "results_table": None, "table_warnings": [],
+        "sample_grid": None,
+    }  # fmt: skip
+    fields.update(overrides)
+    return fields
+
+
+def test_card_for_a_hub_base_model_and_for_an_uninformative_table():
+    from hf_unlearn.hub import render_model_card
+
+    meta = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-to-image",
+        "base_model": "CompVis/stable-diffusion-v1-4",
+    }
+    card = render_model_card("advunlearn_text_encoder", meta, **_card_fields())
+    assert card.data.base_model == "CompVis/stable-diffusion-v1-4"
+    assert (
+        'StableDiffusionPipeline.from_pretrained("CompVis/stable-diffusion-v1-4", text_encoder=text_encoder)'
+        in str(card)
+    )
+    assert "load_shapes_world" not in str(card) and "No automatic evaluation" in str(card)
+    warning = "every ASR on pipeline_transfer is 0: the attacks never succeed"
+    card = render_model_card(
+        "advunlearn_text_encoder",
+        meta,
+        **_card_fields(results_table="| text encoder | concept rate |\n|---|---|", table_warnings=[warning]),
+    )
+    assert f"- **Uninformative:** {warning}." in str(card)

@@ -138,15 +138,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # The demo world: renders the prompted colour (see world.json's detector accuracy on samples).
     "default": {
-        "block_out_channels": [32, 64],
-        "vae_block_out_channels": [16, 32],
+        "block_out_channels": [16, 32],
+        "vae_block_out_channels": [8, 16],
         "text_hidden_size": 32,
         "text_layers": 2,
-        "vae_steps": 400,
-        "encoder_steps": 500,
-        "train_steps": 700,
+        "vae_steps": 300,
+        "encoder_steps": 400,
+        "train_steps": 500,
         "batch_size": 32,
-        "transfer_train_steps": 800,
+        "transfer_train_steps": 500,
         "detector_steps": 300,
         "num_inference_steps": 25,
         "samples_per_prompt": 32,
@@ -160,25 +160,25 @@ class ShapesWorldConfig:
 
     Args:
         image_size (`int`, *optional*, defaults to `16`): Side of the square RGB images.
-        block_out_channels (`list[int]`, *optional*, defaults to `[32, 64]`): UNet channel widths.
-        vae_block_out_channels (`list[int]`, *optional*, defaults to `[16, 32]`): VAE channel widths; the VAE
+        block_out_channels (`list[int]`, *optional*, defaults to `[16, 32]`): UNet channel widths.
+        vae_block_out_channels (`list[int]`, *optional*, defaults to `[8, 16]`): VAE channel widths; the VAE
             downsamples `len - 1` times (SD v1: 4 blocks, 8x; here 2 blocks, 2x: 16x16 images, 8x8 latents).
         latent_channels (`int`, *optional*, defaults to `4`): Channels of the VAE latents (SD v1: 4).
-        vae_steps (`int`, *optional*, defaults to `400`): Steps of the VAE's reconstruction training.
+        vae_steps (`int`, *optional*, defaults to `300`): Steps of the VAE's reconstruction training.
         vae_kl_weight (`float`, *optional*, defaults to `1e-6`): Weight of the VAE's KL term (SD v1's value).
         text_hidden_size (`int`, *optional*, defaults to `32`): Width of the CLIP text encoder (= the UNet's
             cross-attention dimension).
         text_layers (`int`, *optional*, defaults to `2`): Number of CLIP encoder layers.
         max_length (`int`, *optional*, defaults to `16`): Tokenizer `model_max_length` (room for attack tokens).
-        encoder_steps (`int`, *optional*, defaults to `500`): Steps of the joint UNet + encoder training that teaches
+        encoder_steps (`int`, *optional*, defaults to `400`): Steps of the joint UNet + encoder training that teaches
             the CLIP encoder the world's words (our stand-in for CLIP pretraining); the encoder is frozen after it.
-        train_steps (`int`, *optional*, defaults to `700`): Further steps of the main UNet against the frozen encoder.
+        train_steps (`int`, *optional*, defaults to `500`): Further steps of the main UNet against the frozen encoder.
         batch_size (`int`, *optional*, defaults to `32`): Training batch size.
         learning_rate (`float`, *optional*, defaults to `2e-3`): AdamW learning rate of the VAE, the UNets and the
             encoder (cosine decay, up to 100 warmup steps).
         caption_dropout (`float`, *optional*, defaults to `0.1`): Probability of an empty caption (for CFG).
         synonym_prob (`float`, *optional*, defaults to `0.25`): Probability that a caption uses a colour synonym.
-        transfer_train_steps (`int`, *optional*, defaults to `800`): Steps of the second UNet (frozen encoder).
+        transfer_train_steps (`int`, *optional*, defaults to `500`): Steps of the second UNet (frozen encoder).
         detector_steps (`int`, *optional*, defaults to `300`): Steps of the shape classifier's training.
         num_inference_steps (`int`, *optional*, defaults to `25`): Sampling steps used by the world's evaluation.
         samples_per_prompt (`int`, *optional*, defaults to `32`): Samples per prompt of the build's accuracy check.
@@ -194,21 +194,21 @@ class ShapesWorldConfig:
     """
 
     image_size: int = 16
-    block_out_channels: list[int] = field(default_factory=lambda: [32, 64])
-    vae_block_out_channels: list[int] = field(default_factory=lambda: [16, 32])
+    block_out_channels: list[int] = field(default_factory=lambda: [16, 32])
+    vae_block_out_channels: list[int] = field(default_factory=lambda: [8, 16])
     latent_channels: int = 4
-    vae_steps: int = 400
+    vae_steps: int = 300
     vae_kl_weight: float = 1e-6
     text_hidden_size: int = 32
     text_layers: int = 2
     max_length: int = 16
-    encoder_steps: int = 500
-    train_steps: int = 700
+    encoder_steps: int = 400
+    train_steps: int = 500
     batch_size: int = 32
     learning_rate: float = 2e-3
     caption_dropout: float = 0.1
     synonym_prob: float = 0.25
-    transfer_train_steps: int = 800
+    transfer_train_steps: int = 500
     detector_steps: int = 300
     num_inference_steps: int = 25
     samples_per_prompt: int = 32
