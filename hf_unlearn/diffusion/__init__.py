@@ -9,9 +9,9 @@ for loading pipelines and sampling, diffusers. Public pieces:
   [`set_trainable_layers`], [`check_prompts`], [`check_clip_text_encoder`], [`check_text_encoder_fits`], [`tokenize_prompts`];
 - attacks: [`SoftPromptAttack`] (AdvUnlearn's inner maximisation, `pgd` / `fast_at`), [`DiscretePromptAttack`]
   (UnlearnDiffAtk-style evaluation attack);
-- training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD);
-  [`SalUnDiffusionConfig`], [`SalUnDiffusion`] (SalUn's saliency-masked random-label unlearning of the UNet) and
-  its loss [`salun_random_label_loss`];
+- training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD),
+  [`erase_text_encoder`] (a whole run); [`SalUnDiffusionConfig`], [`SalUnDiffusion`] (SalUn's saliency-masked
+  random-label unlearning of the UNet) and its loss [`salun_random_label_loss`];
 - sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
 - evaluation: [`ConceptEvaluator`], [`evaluate_models`], [`attack_success_rate`], [`image_statistics_distance`],
   [`save_comparison_grid`], [`uninformative_table_warnings`].
@@ -23,7 +23,7 @@ Example:
     1.0
 """
 
-from .advunlearn import AdvUnlearn, AdvUnlearnConfig
+from .advunlearn import AdvUnlearn, AdvUnlearnConfig, erase_text_encoder
 from .attacks import DiscretePromptAttack, SoftPromptAttack, project_to_simplex, random_token_embeddings
 from .evaluation import (
     ConceptEvaluator,
@@ -75,6 +75,7 @@ __all__ = [
     "encode_embeddings",
     "encode_images",
     "encode_prompts",
+    "erase_text_encoder",
     "esd_loss",
     "esd_target",
     "evaluate_models",
