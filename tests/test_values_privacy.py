@@ -291,7 +291,8 @@ def test_privleak_is_relative_to_the_retain_auc_not_to_chance():
     # ((1 - 0.8) - (1 - 0.7)) / (1 - 0.7) * 100 = (0.2 - 0.3) / 0.3 * 100
     assert privleak(0.8, retain_auc=0.7) == pytest.approx(-100 / 3)
     assert privleak(0.8) == pytest.approx((0.2 - 0.5) / 0.5 * 100)
-    assert privleak(0.0, retain_auc=0.0) == 0.0
+    assert privleak(0.0, retain_auc=0.0) == 0.0  # both ends of [0, 1] are AUCs
+    assert privleak(1.0, retain_auc=0.5) == -100.0
     with pytest.raises(ValueError, match="PrivLeak is undefined"):
         privleak(0.5, retain_auc=1.0)
     with pytest.raises(ValueError, match="auc must be an AUC"):

@@ -9,26 +9,12 @@ import torch
 
 from hf_unlearn.worstcase import WorstCaseConfig, select_forget_set
 from hf_unlearn.worstcase.baselines import jaccard, lowest_loss_units, mean_std, random_units
-from hf_unlearn.worstcase.projection import top_m_mask
-from hf_unlearn.worstcase.selection import ToyRegressionProblem
+from hf_unlearn.worstcase.projection import resolve_budget, top_m_mask
+from hf_unlearn.worstcase.selection import ToyRegressionProblem, upper_step
+from tests.test_worstcase import _exact_projection  # projection by breakpoints, no bisection
 
 
 SCALE = [0.5, 2.0, 0.2, 3.0]
-
-
-def _projection(v: list[float], m: float) -> list[float]:
-    """Projection onto {0 <= w <= 1, sum w = m}: s(tau) = sum clip(v - tau, 0, 1) is piecewise linear with kinks
-    at v_i and v_i - 1; interpolate on the segment where it crosses m."""
-
-    def s(tau):
-        return sum(min(max(x - tau, 0.0), 1.0) for x in v)
-
-    kinks = sorted(set(v) | {x - 1.0 for x in v})
-    for lo, hi in zip(kinks, kinks[1:]):
-        if s(hi) <= m <= s(lo):
-            tau = lo if s(lo) == s(hi) else lo + (s(lo) - m) * (hi - lo) / (s(lo) - s(hi))
-            return [min(max(x - tau, 0.0), 1.0) for x in v]
-    raise AssertionError("no segment")
 
 
 def _one_iteration_by_hand(lower_optimizer, mode, lr, steps, gamma, w_lr):
@@ -48,7 +34,7 @@ def _one_iteration_by_hand(lower_optimizer, mode, lr, steps, gamma, w_lr):
         direction = [li + 2 * gamma * wi for li, wi in zip(losses, w)]
     else:
         direction = [-(li - 2 * gamma * wi) for li, wi in zip(losses, w)]
-    new_w = _projection([wi - w_lr * d for wi, d in zip(w, direction)], m)
+    new_w = _exact_projection([wi - w_lr * d for wi, d in zip(w, direction)], m)
     return losses, objective, new_w
 
 
@@ -80,6 +66,7 @@ def test_one_selection_iteration_equals_the_formulas(lower_optimizer, mode):
     assert trace["eta"] == w_lr
     assert trace["changed"] == (0 if chosen == 0 else 1)  # uniform start: top-1 is unit 0 (ties to the lower index)
     assert trace["iteration"] == 1
+    assert result.initial_selected == []  # only init="random" records a starting set
 
 
 def test_the_two_lower_optimisers_differ_on_the_toy():
@@ -121,3 +108,107 @@ def test_jaccard_of_two_empty_sets_is_one_and_mean_std_is_the_sample_spread():
     assert mean == pytest.approx(5.0)
     assert std == pytest.approx(math.sqrt(((2 - 5) ** 2 + (4 - 5) ** 2 + (9 - 5) ** 2) / 2))  # n - 1
     assert mean_std([7.0]) == [7.0, 0.0]
+
+
+def test_upper_step_gamma_default_and_value_on_unequal_weights():
+    """gamma only shows on unequal weights (2 gamma w is a constant shift on uniform ones, which the projection
+    removes). Raw steps (w_lr 0.1) on w = [0.7, 0.3, 0.0], losses [1, 2, 3], budget 1, worked out by hand."""
+    w, losses = torch.tensor([0.7, 0.3, 0.0]), torch.tensor([1.0, 2.0, 3.0])
+    # default gamma 0: v = w - 0.1 l = [0.6, 0.1, -0.3]; tau = -0.15 -> [0.75, 0.25, 0]
+    assert upper_step(w, losses, 1, 0.1, step_normalization="none")[0].tolist() == pytest.approx([0.75, 0.25, 0.0])
+    # hardest, gamma 0.5: direction l + w = [1.7, 2.3, 3.0]; v = [0.53, 0.07, -0.3]; tau = -0.2
+    hard, _ = upper_step(w, losses, 1, 0.1, gamma=0.5, step_normalization="none")
+    assert hard.tolist() == pytest.approx([0.73, 0.27, 0.0])
+    # easiest, gamma 0.5: direction -(l - w) = [-0.3, -1.7, -3.0]; v = [0.73, 0.47, 0.3]; tau = 1/6
+    easy, _ = upper_step(w, losses, 1, 0.1, gamma=0.5, mode="easiest", step_normalization="none")
+    assert easy.tolist() == pytest.approx([0.73 - 1 / 6, 0.47 - 1 / 6, 0.3 - 1 / 6])
+    assert hard.dtype == torch.float64 and easy.dtype == torch.float64
+
+
+def test_upper_step_scale_fallbacks_when_most_losses_tie():
+    w = torch.full((5,), 0.2)
+    # MAD: more than half tie (|l - median| = [0, 0, 0, 0, 4]): the mean absolute deviation 0.8 is the scale
+    _, eta = upper_step(w, torch.tensor([1.0, 1.0, 1.0, 1.0, 5.0]), 1, 0.1)
+    assert eta == pytest.approx(0.1 / 0.8)
+    # every loss equal: nothing to rank, no step (eta 0), the weights stay
+    for norm in ("mad", "budget"):
+        new, eta = upper_step(w, torch.full((5,), 2.0), 1, 0.1, step_normalization=norm)
+        assert eta == 0.0 and new.tolist() == pytest.approx(w.tolist())
+    # budget: eta = 2 w_lr m / ||l - mean l||_1 with m = 2: 2 * 0.1 * 2 / 12
+    _, eta = upper_step(
+        torch.full((5,), 0.4), torch.tensor([1.0, 2.0, 3.0, 4.0, 10.0]), 2, 0.1, step_normalization="budget"
+    )
+    assert eta == pytest.approx(0.4 / 12)
+
+
+class _RecordingToy(ToyRegressionProblem):
+    """The toy, recording the step index and one draw of the generator at every lower-level step."""
+
+    def __init__(self, scale):
+        super().__init__(scale)
+        self.calls = []
+
+    def lower_loss(self, model, weights, step, generator):
+        self.calls.append((step, float(torch.rand(1, generator=generator))))
+        return super().lower_loss(model, weights, step, generator)
+
+
+def test_the_lower_level_gets_its_step_and_the_seeded_generator():
+    problem = _RecordingToy(torch.tensor(SCALE))
+    select_forget_set(problem, WorstCaseConfig(budget=1, upper_steps=2, lower_steps=3, seed=7), progress=False)
+    g = torch.Generator().manual_seed(7)  # uniform init draws nothing: the lower level's draws come first
+    assert [c[0] for c in problem.calls] == [0, 1, 2, 0, 1, 2]
+    assert [c[1] for c in problem.calls] == [float(torch.rand(1, generator=g)) for _ in range(6)]
+
+
+def test_random_init_is_the_top_m_of_seeded_float64_draws_and_uniform_init_records_none():
+    n, m, seed = 20, 5, 3
+    draws = torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).tolist()
+    want = sorted(sorted(range(n), key=lambda i: -draws[i])[:m])  # the binary start's top-m: ties to lower index
+    problem = ToyRegressionProblem(torch.linspace(0.1, 2.0, n))
+    cfg = WorstCaseConfig(budget=m, upper_steps=1, lower_steps=1, init="random", seed=seed)
+    assert select_forget_set(problem, cfg, progress=False).initial_selected == want
+    uniform = select_forget_set(problem, WorstCaseConfig(budget=m, upper_steps=1, lower_steps=1), progress=False)
+    assert uniform.initial_selected == []
+
+
+def test_binarize_every_snaps_on_its_own_iterations_and_the_result_records_config_and_time():
+    from dataclasses import asdict
+
+    problem = ToyRegressionProblem(torch.tensor([0.5, 2.0, 0.2, 3.0, 0.05, 1.0]))
+    cfg = WorstCaseConfig(budget=2, upper_steps=3, lower_steps=1, binarize_every=3)
+    result = select_forget_set(problem, cfg, progress=False)
+    assert sorted(result.weights) == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]  # snapped after iteration 3 (the last)
+    unsnapped = select_forget_set(problem, WorstCaseConfig(**{**asdict(cfg), "binarize_every": 0}), progress=False)
+    assert sorted(unsnapped.weights) != [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    assert [t["iteration"] for t in result.trace] == [1, 2, 3]
+    assert result.config == asdict(cfg)
+    assert 0.0 < result.seconds < 60.0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"upper_steps": True},
+        {"lower_steps": 2.0},
+        {"lower_lr": 0.0},
+        {"w_lr": float("inf")},
+        {"gamma": float("inf")},
+        {"gamma": -0.1},
+        {"binarize_every": -1},
+        {"binarize_every": 1.5},
+        {"budget": True},
+        {"budget": -2},
+    ],
+)
+def test_config_refuses_each_bad_value(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        WorstCaseConfig(**bad)
+
+
+def test_resolve_budget_edges():
+    assert resolve_budget(1, 2) == 1  # two units are enough
+    assert resolve_budget(0.01, 10) == 1  # round(0.1) = 0: at least one unit
+    assert resolve_budget(0.25, 10) == 2  # round(2.5) = 2 (banker's rounding)
+    with pytest.raises(ValueError, match="at least 2 units"):
+        resolve_budget(1, 1)
