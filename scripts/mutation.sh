@@ -8,8 +8,9 @@
 # Prints mutants / killed / survived per module (scripts/mutation_summary.py) and writes mutation/last_run.json
 # (mutation/counts.json keeps the before -> after record per module).
 # Surviving mutants either get a test or a one-line reason in mutation/survivors.md. `mutmut results` lists the
-# survivors, `mutmut show NAME` shows one. mutmut resumes where it stopped (a module run twice is not rerun); delete
-# mutants/ for a fresh run. Not part of .ci/run.
+# survivors, `mutmut show NAME` shows one. Every mutant of the named modules is run again, whatever its last result;
+# after adding tests, `SURVIVORS=1 bash scripts/mutation.sh MODULE...` reruns only the mutants that survived (or had
+# no tests) last time: a killed mutant cannot come back. Not part of .ci/run.
 #
 # Left out of every run: the mutants of evaluate_tofu, generate_greedy and evaluate_muse, whose tests each run a
 # model end to end (with them one run takes hours on two cores); their wiring is checked end to end by
@@ -59,6 +60,14 @@ else
             exit 2
         fi
     done
+fi
+
+if [[ "${SURVIVORS:-0}" == 1 ]]; then
+    mapfile -t patterns < <(python scripts/mutation_summary.py --survivors "${patterns[@]}")
+    if [[ ${#patterns[@]} -eq 0 ]]; then
+        echo "no surviving mutants in these modules"
+        exit 0
+    fi
 fi
 
 start=$(date +%s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from fnmatch import fnmatch
 from pathlib import Path
 
 
@@ -41,11 +42,31 @@ def summarise(mutants_dir: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+def survivors(mutants_dir: Path, patterns: list[str]) -> list[str]:
+    """Names of the mutants matching `patterns` (fnmatch, as `mutmut run`) that survived or had no tests."""
+    names = []
+    for meta in sorted(mutants_dir.rglob("*.py.meta")):
+        for name, code in json.loads(meta.read_text()).get("exit_code_by_key", {}).items():
+            if _STATUS.get(code) in ("survived", "no tests") and any(fnmatch(name, p) for p in patterns):
+                names.append(name)
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mutants_dir", default="mutants", help="mutmut's working folder.")
     parser.add_argument("--json", default=None, help="Also write the counts to this JSON file.")
+    parser.add_argument(
+        "--survivors",
+        nargs="+",
+        default=None,
+        metavar="PATTERN",
+        help="Only print the names of the surviving (or untested) mutants matching these mutmut patterns, one a line.",
+    )
     args = parser.parse_args()
+    if args.survivors:
+        print("\n".join(survivors(Path(args.mutants_dir), args.survivors)))  # noqa: T201
+        return
     counts = summarise(Path(args.mutants_dir))
     if not counts:
         raise SystemExit(f"no mutmut results under {args.mutants_dir}/; run `mutmut run` first.")

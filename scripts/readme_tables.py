@@ -23,6 +23,7 @@ import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,19 +88,34 @@ def method_summary(data: dict) -> dict[str, dict[str, float]]:
     return out
 
 
-def render_tofu_methods(data: dict) -> str:
-    """The method benchmark table (`bench_tofu_methods.py` summary.json)."""
+def merge_method_runs(parts: list[dict]) -> dict:
+    """One method-benchmark summary from several `bench_tofu_methods.py` outputs of the same world on the same machine
+    (e.g. a method added later): the first part's target, retain and settings, every part's methods. Raises when the
+    parts' target or retain models score differently (another world, machine or code)."""
+    merged = {**parts[0], "methods": {}, "commands": []}
+    for part in parts:
+        for key in ("target", "retain"):
+            a, b = part[key], parts[0][key]
+            if a["forget_quality"] != b["forget_quality"] or abs(a["model_utility"] - b["model_utility"]) > 1e-6:
+                raise ValueError(f"the {key} models of the merged method benchmarks differ: {a} vs {b}.")
+        merged["methods"].update(part["methods"])
+        merged["commands"].append(_command(part["settings"]))
+    return merged
+
+
+def render_tofu_methods(parts: list[dict]) -> str:
+    """The method benchmark table (`bench_tofu_methods.py` summary.json files, merged by [`merge_method_runs`])."""
+    data = merge_method_runs(parts)
     target, retain, settings = data["target"], data["retain"], data["settings"]
     summary = method_summary(data)
     recipe = next(iter(data["methods"]))
-    seeds = settings["seeds"]
     lines = [
         (
-            f"Seeds {', '.join(map(str, seeds))} ({len(seeds)} runs per row; forget quality per seed in seed order), "
-            f"`{settings['preset']}` world, {settings['forget_split']}:"
+            f"`{settings['preset']}` world, {settings['forget_split']}; forget quality per seed in seed order "
+            f"(seeds in the commands):"
         ),
         "",
-        f"`{_command(settings)}`",
+        "\n\n".join(f"`{command}`" for command in data["commands"]),
         "",
         "| model / method | forget quality: median [min, max] | per seed | model utility: median [min, max] (× retain) |",
         "|---|---|---|---|",
@@ -364,6 +380,29 @@ def render_mia_tofu(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_tofu_mia(data: dict) -> str:
+    """Membership inference of the method benchmark's models (`bench_tofu_methods.py` summary.json: each run's
+    evaluation keeps the MIA AUCs of forget vs holdout answers, PrivLeak against the retain model and ES)."""
+    settings, target, retain = data["settings"], data["target"], data["retain"]
+    lines = [
+        (
+            f"`{_command(settings)}` (the method table's runs; forget10 answers vs holdout10 answers, k = 0.4, mean ± "
+            "std over seeds):"
+        ),
+        "",
+        "| model | n | " + " | ".join(_MIA_COLUMNS.values()) + " |",
+        "|---" * (len(_MIA_COLUMNS) + 2) + "|",
+    ]
+    for name, summary in (("retain90", {**retain, "privleak": 0.0}), ("target", target)):
+        cells = [_mean_std([summary[k]], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        lines.append(f"| {name} | 1 | " + " | ".join(cells) + " |")
+    for label, entry in data["methods"].items():
+        runs = entry["runs"]
+        cells = [_mean_std([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        lines.append(f"| {_METHOD_NAMES.get(label.split('_')[0], label)} | {len(runs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 #: MUSE summary key -> (column, scale, decimals); ROUGE and ES x 100 as in MUSE's paper.
 _MUSE_COLUMNS = {
     "forget_verbmem_ROUGE": ("VerbMem D_f", 100, 1),
@@ -395,11 +434,12 @@ def render_muse_methods(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Block name -> (JSON file under benchmarks/results, renderer). One renderer per README table: to add a table, write
-#: its benchmark's JSON under benchmarks/results/, add a `render_<name>(data: dict) -> str` here, register it, put
-#: `<!-- results:NAME -->` / `<!-- /results:NAME -->` in README.md and run this script.
-TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
-    "tofu-methods": ("tofu_methods.json", render_tofu_methods),
+#: Block name -> (JSON file under benchmarks/results, renderer), or (tuple of files, renderer of their list). One
+#: renderer per README table: to add a table, write its benchmark's JSON under benchmarks/results/, add a
+#: `render_<name>(data: dict) -> str` here, register it, put `<!-- results:NAME -->` / `<!-- /results:NAME -->` in
+#: README.md and run this script.
+TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
+    "tofu-methods": (("tofu_methods.json",), render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
@@ -410,8 +450,10 @@ def render(name: str, results_dir: Path = RESULTS) -> str:
     """The generated text of block `name`."""
     if name not in TABLES:
         raise ValueError(f"README block {name!r} has no renderer; known blocks: {sorted(TABLES)}.")
-    file, fn = TABLES[name]
-    return fn(json.loads((results_dir / file).read_text()))
+    files, fn = TABLES[name]
+    if isinstance(files, tuple):
+        return fn([json.loads((results_dir / f).read_text()) for f in files])
+    return fn(json.loads((results_dir / files).read_text()))
 
 
 def blocks(text: str) -> dict[str, str]:

@@ -316,3 +316,111 @@ def test_min_k_scores_take_the_lowest_tokens_not_the_highest():
         min_k_plus_plus_score(lp, mu[:6], sd, k=0.3)
     with pytest.raises(ValueError, match="non-empty 1-D"):
         min_k_score([], k=0.3)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Kind 2 and 3: padded batches, and which tokens a score is computed on
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _answer_logprobs(model, prompt_ids, answer_ids):
+    """log p of each answer token given the prompt and the answer so far: one unpadded forward."""
+    ids = torch.tensor([prompt_ids + answer_ids])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].double(), -1)
+    targets = ids[0, 1:]
+    return logp[torch.arange(len(targets)), targets].numpy()[len(prompt_ids) - 1 :]
+
+
+def test_mia_scores_from_features_score_only_the_labelled_tokens_at_the_default_k(muse):
+    """TOFU-style features (prompt labels -100), right-padded in a batch of unequal lengths, the default k (0.2) and
+    a single attack: each score is computed on the answer tokens only."""
+    from hf_unlearn.eval.mia import mia_scores_from_features
+
+    world, model, tok = muse
+    qa = world.load("knowmem", "forget_qa").to_list()[:3]
+    feats, answers = [], []
+    for r in qa:
+        p = tok(f"Question: {r['question']}\nAnswer:")["input_ids"]
+        a = tok(" " + r["answer"], add_special_tokens=False)["input_ids"]
+        feats.append({"input_ids": p + a, "labels": [-100] * len(p) + a})
+        answers.append(_answer_logprobs(model, p, a))
+    assert len({len(f["input_ids"]) for f in feats}) > 1
+    only_min_k = mia_scores_from_features(model, feats, tok.pad_token_id, attacks=("min_k",), batch_size=3)
+    assert list(only_min_k) == ["min_k"]
+    for i, lp in enumerate(answers):
+        assert only_min_k["min_k"][i] == pytest.approx(np.sort(lp)[: max(1, int(0.2 * len(lp)))].mean(), rel=1e-4)
+    loss = mia_scores_from_features(model, feats, tok.pad_token_id, attacks=["loss"])["loss"]
+    np.testing.assert_allclose(loss, [lp.mean() for lp in answers], rtol=1e-4)
+
+
+def test_mia_scores_from_features_needs_one_scored_text_per_sequence_for_zlib_only(muse):
+    from hf_unlearn.eval.mia import mia_scores_from_features
+
+    world, model, tok = muse
+    feats = [{"input_ids": [1, 5, 6, 7], "labels": [-100, 5, 6, 7]}, {"input_ids": [1, 8, 9], "labels": [-100, 8, 9]}]
+    for texts in (None, ["one text"]):
+        with pytest.raises(ValueError, match="zlib attack needs scored_texts"):
+            mia_scores_from_features(model, feats, tok.pad_token_id, scored_texts=texts)
+    out = mia_scores_from_features(model, feats, tok.pad_token_id, attacks=("loss", "min_k++"))
+    assert set(out) == {"loss", "min_k++"}
+
+
+def test_mia_scores_default_max_length_is_the_model_context(muse):
+    """A text longer than the model's context is scored on its first `max_position_embeddings` tokens; a single
+    attack may be given as a string."""
+    from hf_unlearn.eval.mia import mia_scores
+
+    world, model, tok = muse
+    ctx = model.config.max_position_embeddings
+    article = world.load("privleak", "forget").to_list()[0]["text"]
+    text = article
+    while len(tok(text)["input_ids"]) <= ctx + 5:
+        text = text + " " + article
+    ids = tok(text)["input_ids"][:ctx]
+    lp = _answer_logprobs(model, ids[:1], ids[1:])
+    assert mia_scores(model, tok, [text], attacks="loss")["loss"][0] == pytest.approx(lp.mean(), rel=1e-4)
+
+
+def test_a_reference_model_with_a_smaller_vocabulary_is_named_in_the_error(muse):
+    from transformers import LlamaForCausalLM
+
+    from hf_unlearn.eval.mia import mia_scores
+    from hf_unlearn.synthetic import tiny_llama_config
+
+    world, model, tok = muse
+    small = LlamaForCausalLM(tiny_llama_config("micro", vocab_size=len(tok) - 5)).eval()
+    with pytest.raises(ValueError, match="but the reference model has only"):
+        mia_scores(model, tok, ["The council met on Monday."], reference_model=small)
+
+
+def test_per_token_inputs_any_array_type_and_defaults():
+    from hf_unlearn.eval.mia import min_k_plus_plus_score, min_k_score
+
+    lp = [-0.5, -4.0, -1.0, -3.0, -0.1, -2.0, -0.2, -0.3, -0.4, -0.6]
+    assert min_k_score(lp) == pytest.approx((-4.0 - 3.0) / 2)  # default k = 0.2: int(10 * 0.2) = 2 lowest
+    grad = torch.tensor(lp, requires_grad=True)  # a tensor that needs grad is detached, not refused
+    assert min_k_score(grad, k=0.1) == -4.0
+    f32 = torch.tensor([-0.1, -0.7, -0.3], dtype=torch.float32)
+    assert min_k_score(f32, k=1.0) == float(np.asarray(f32.numpy(), dtype=np.float64).mean())  # summed in float64
+    assert min_k_score([-2.5], k=0.5) == -2.5  # one token is enough
+    mu, sd = [-1.0] * 10, [1.0] * 10
+    assert min_k_plus_plus_score(lp, mu, sd) == pytest.approx((-3.0 + -2.0) / 2)  # default k = 0.2
+    for args, name in (
+        (([], mu, sd), "token_logprobs"),
+        ((lp, [], sd), "token_mean"),
+        ((lp, mu, [[1.0] * 10]), "token_std"),
+    ):
+        with pytest.raises(ValueError, match=f"{name} must be a non-empty 1-D sequence"):
+            min_k_plus_plus_score(*args, k=0.5)
+    with pytest.raises(ValueError, match="token_logprobs must be a non-empty 1-D sequence"):
+        min_k_score([[-1.0, -2.0]], k=0.5)
+
+
+def test_extraction_strength_reads_0_1_flags_and_tensors_as_booleans():
+    from hf_unlearn.eval.muse import extraction_strength_of
+
+    # from position 2 on every token matches: k = 2, ES = 1 - 2/4 (0/1 integers are flags, not numbers to negate)
+    assert extraction_strength_of([1, 0, 1, 1]) == 0.5
+    assert extraction_strength_of(torch.tensor([True, False, True, True])) == 0.5
+    assert extraction_strength_of(np.array([0, 1, 1, 1, 1])) == pytest.approx(0.8)
