@@ -357,7 +357,7 @@ def test_mia_scores_from_features_score_only_the_labelled_tokens_at_the_default_
 def test_mia_scores_from_features_needs_one_scored_text_per_sequence_for_zlib_only(muse):
     from hf_unlearn.eval.mia import mia_scores_from_features
 
-    world, model, tok = muse
+    _, model, tok = muse
     feats = [{"input_ids": [1, 5, 6, 7], "labels": [-100, 5, 6, 7]}, {"input_ids": [1, 8, 9], "labels": [-100, 8, 9]}]
     for texts in (None, ["one text"]):
         with pytest.raises(ValueError, match="zlib attack needs scored_texts"):
@@ -388,7 +388,7 @@ def test_a_reference_model_with_a_smaller_vocabulary_is_named_in_the_error(muse)
     from hf_unlearn.eval.mia import mia_scores
     from hf_unlearn.synthetic import tiny_llama_config
 
-    world, model, tok = muse
+    _, model, tok = muse
     small = LlamaForCausalLM(tiny_llama_config("micro", vocab_size=len(tok) - 5)).eval()
     with pytest.raises(ValueError, match="but the reference model has only"):
         mia_scores(model, tok, ["The council met on Monday."], reference_model=small)
