@@ -439,10 +439,11 @@ def render_muse_methods(data: dict) -> str:
 #: `render_<name>(data: dict) -> str` here, register it, put `<!-- results:NAME -->` / `<!-- /results:NAME -->` in
 #: README.md and run this script.
 TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
-    "tofu-methods": (("tofu_methods.json",), render_tofu_methods),
+    "tofu-methods": (("tofu_methods.json", "tofu_methods_ga.json"), render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
+    "tofu-mia": ("tofu_mia.json", render_tofu_mia),
 }
 
 

@@ -46,8 +46,9 @@ def test_a_changed_number_in_the_json_changes_the_table(tmp_path):
     assert "0.123" in tables.render("tofu-methods", tmp_path)
 
 
-def test_the_method_benchmark_has_at_least_five_seeds_per_row():
-    data = json.loads((ROOT / "benchmarks" / "results" / "tofu_methods.json").read_text())
+@pytest.mark.parametrize("name", ["tofu_methods.json", "tofu_methods_ga.json"])
+def test_the_method_benchmark_has_at_least_five_seeds_per_row(name):
+    data = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
     for label, entry in data["methods"].items():
         seeds = [r["seed"] for r in entry["runs"]]
         assert len(set(seeds)) >= 5, label
