@@ -417,6 +417,13 @@ def test_per_token_inputs_any_array_type_and_defaults():
         min_k_score([[-1.0, -2.0]], k=0.5)
 
 
+def test_quantize_tensor_returns_the_input_dtype():
+    from hf_unlearn.eval.quantize import quantize_tensor
+
+    w = torch.tensor([[0.7, 0.26, -1.4, 0.33]], dtype=torch.bfloat16)
+    assert quantize_tensor(w, bits=4, group_size=2).dtype == torch.bfloat16
+
+
 def test_extraction_strength_reads_0_1_flags_and_tensors_as_booleans():
     from hf_unlearn.eval.muse import extraction_strength_of
 
@@ -424,3 +431,59 @@ def test_extraction_strength_reads_0_1_flags_and_tensors_as_booleans():
     assert extraction_strength_of([1, 0, 1, 1]) == 0.5
     assert extraction_strength_of(torch.tensor([True, False, True, True])) == 0.5
     assert extraction_strength_of(np.array([0, 1, 1, 1, 1])) == pytest.approx(0.8)
+
+
+def test_verbmem_default_length_and_knowmem_bookkeeping(muse):
+    """verbmem's default generation length is MUSE's 128 tokens; the per-item records keep the reference and the
+    question; knowmem's mean recall is reported; input problems name the right argument."""
+    from hf_unlearn.eval.muse import knowmem, verbmem
+
+    world, model, tok = muse
+    row = world.load("verbmem", "forget").to_list()[1]
+    out = verbmem(model, tok, [row["prompt"]], [row["gt"]])
+    assert out["per_item"]["generation"] == [_greedy_text(model, tok, row["prompt"], 128)]
+    assert out["per_item"]["reference"] == [tok.decode(tok(row["gt"])["input_ids"][:128], skip_special_tokens=True)]
+    qa = world.load("knowmem", "retain_qa").to_list()[:2]
+    km = knowmem(model, tok, [r["question"] for r in qa], [r["answer"] for r in qa], max_new_tokens=4)
+    assert km["per_item"]["question"] == [r["question"] for r in qa]
+    assert km["rouge_l_recall"] == pytest.approx(np.mean(km["per_item"]["rouge_l_recall"]))
+    with pytest.raises(ValueError, match="questions is empty"):
+        knowmem(model, tok, [], [])
+    with pytest.raises(ValueError, match="got 2 questions but 1 answers"):
+        knowmem(model, tok, ["a?", "b?"], ["x"])
+
+
+def test_a_prompt_as_long_as_the_context_is_refused(muse):
+    from hf_unlearn.eval.muse import verbmem
+
+    world, model, tok = muse
+    ctx = model.config.max_position_embeddings
+    article = world.load("privleak", "forget").to_list()[0]["text"]
+    ids = tok(article + " " + article + " " + article)["input_ids"][:ctx]
+    prompt = tok.decode(ids, skip_special_tokens=True)
+    while len(tok(prompt)["input_ids"]) < ctx:
+        prompt += " the"
+    while len(tok(prompt)["input_ids"]) > ctx:
+        prompt = prompt.rsplit(" ", 1)[0]
+    if len(tok(prompt)["input_ids"]) == ctx:  # exactly the context: no room for one new token
+        with pytest.raises(ValueError, match="not shorter than the model's context"):
+            verbmem(model, tok, [prompt], ["more"])
+
+
+def test_muse_table_layout_missing_values_and_bare_summaries():
+    from hf_unlearn.eval.muse import muse_table
+
+    table = muse_table({"a": {"forget_verbmem_ROUGE": 0.5}, "b": {"summary": {"privleak": 3.0, "mia_min_k": 0.25}}})
+    assert table.splitlines() == [
+        "| model | VerbMem D_f | KnowMem D_f | KnowMem D_r | PrivLeak | ES | Min-K% AUC |",
+        "|---|---|---|---|---|---|---|",
+        "| a | 50.0 | - | - | - | - | - |",
+        "| b | - | - | - | 3.0 | - | 0.250 |",
+    ]
+
+
+def test_retain_auc_from_results_without_a_summary_is_refused():
+    from hf_unlearn.eval.muse import retain_min_k_auc
+
+    with pytest.raises(ValueError, match="summary.mia_min_k"):
+        retain_min_k_auc({"mia_min_k": 0.5})

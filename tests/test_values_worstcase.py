@@ -9,7 +9,7 @@ import torch
 
 from hf_unlearn.worstcase import WorstCaseConfig, select_forget_set
 from hf_unlearn.worstcase.baselines import jaccard, lowest_loss_units, mean_std, random_units
-from hf_unlearn.worstcase.projection import resolve_budget, top_m_mask
+from hf_unlearn.worstcase.projection import project_budget, resolve_budget, top_m, top_m_mask
 from hf_unlearn.worstcase.selection import ToyRegressionProblem, upper_step
 from tests.test_worstcase import _exact_projection  # projection by breakpoints, no bisection
 
@@ -176,7 +176,7 @@ def test_binarize_every_snaps_on_its_own_iterations_and_the_result_records_confi
     from dataclasses import asdict
 
     problem = ToyRegressionProblem(torch.tensor([0.5, 2.0, 0.2, 3.0, 0.05, 1.0]))
-    cfg = WorstCaseConfig(budget=2, upper_steps=3, lower_steps=1, binarize_every=3)
+    cfg = WorstCaseConfig(budget=2, upper_steps=3, lower_steps=1, binarize_every=3, w_lr=0.01)  # small steps
     result = select_forget_set(problem, cfg, progress=False)
     assert sorted(result.weights) == [0.0, 0.0, 0.0, 0.0, 1.0, 1.0]  # snapped after iteration 3 (the last)
     unsnapped = select_forget_set(problem, WorstCaseConfig(**{**asdict(cfg), "binarize_every": 0}), progress=False)
@@ -212,3 +212,24 @@ def test_resolve_budget_edges():
     assert resolve_budget(0.25, 10) == 2  # round(2.5) = 2 (banker's rounding)
     with pytest.raises(ValueError, match="at least 2 units"):
         resolve_budget(1, 1)
+
+
+def test_projection_and_top_m_at_the_ends_of_their_ranges():
+    v = torch.tensor([0.3, -0.2, 0.9], dtype=torch.float64)
+    assert project_budget(v, 0).tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)  # budget 0 and N are allowed
+    assert project_budget(v, 3).tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-9)
+    assert project_budget(torch.tensor([0.3]), 1).tolist() == pytest.approx([1.0], abs=1e-9)  # one unit is allowed
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        project_budget(torch.zeros(2, 2), 1)
+    assert top_m(v, 3).tolist() == [2, 0, 1]  # m = N: every unit, largest first
+    with pytest.raises(ValueError, match=r"`m` must be in \[1, 3\]"):
+        top_m(v, 0)
+    with pytest.raises(ValueError, match="`budget` must be positive"):
+        resolve_budget(-1, 10)
+
+
+def test_budget_step_on_a_small_spread_and_mean_std_of_two():
+    # ||l - mean l||_1 = 0.1 (< 1): eta = 2 * 0.1 * 1 / 0.1 = 2
+    _, eta = upper_step(torch.tensor([0.5, 0.5]), torch.tensor([0.1, 0.2]), 1, 0.1, step_normalization="budget")
+    assert eta == pytest.approx(2.0)
+    assert mean_std([1.0, 3.0]) == pytest.approx([2.0, math.sqrt(2.0)])
