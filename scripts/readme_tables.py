@@ -434,6 +434,33 @@ def render_muse_methods(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_advunlearn_timing(data: dict) -> str:
+    """The AdvUnlearn iteration-time table (`benchmarks/bench_advunlearn.py` JSON): mean ± std over seeds."""
+    seeds = " ".join(str(s) for s in data["seeds"])
+    names = {
+        "esd": "ESD",
+        "advunlearn": f"AdvUnlearn ({data['attack_step']}-step attack)",
+        "fast_at": f"fast AT, {data['attack_step']} sign steps",
+        "fast_at_1step": "fast AT, 1 step",
+    }
+    lines = [
+        (
+            f"`python benchmarks/bench_advunlearn.py --preset {data['preset']} --iterations {data['iterations']} "
+            f"--attack_step {data['attack_step']} --seeds {seeds}` on the shapes world `{data['pipeline']}` "
+            f"({data['device']}, {data['threads']} thread; median seconds per iteration of each seed, variants "
+            f"interleaved; mean ± std over {len(data['seeds'])} seeds; load average {data['load_average']:.1f} on a "
+            "shared 2-core machine, so absolute times are loaded figures and the ratios are the comparable numbers):"
+        ),
+        "",
+        "| variant | s / iteration | × ESD |",
+        "|---|---|---|",
+    ]
+    for key, label in names.items():
+        t, r = data["seconds_per_iteration"][key], data["ratio_to_esd"][key]
+        lines.append(f"| {label} | {t['mean']:.3f} ± {t['std']:.3f} | {r['mean']:.2f} ± {r['std']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer), or (tuple of files, renderer of their list). One
 #: renderer per README table: to add a table, write its benchmark's JSON under benchmarks/results/, add a
 #: `render_<name>(data: dict) -> str` here, register it, put `<!-- results:NAME -->` / `<!-- /results:NAME -->` in
@@ -444,6 +471,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
     "tofu-mia": ("tofu_mia.json", render_tofu_mia),
+    "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
 }
 
 
