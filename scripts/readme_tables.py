@@ -229,6 +229,8 @@ _SPEED_LABELS = {
 
 def _speed_command(settings: dict) -> str:
     flags = f"--steps {settings['steps']} --batch_size {settings['batch_size']} --seq_len {settings['seq_len']}"
+    flags += f" --hidden_size {settings['hidden_size']} --num_layers {settings['num_layers']}"
+    flags += f" --vocab_size {settings['vocab_size']}"
     flags += " --no_retain" if settings["no_retain"] else ""
     return f"python benchmarks/bench_llm_unlearn.py {flags} --output_file OUT.json"
 
@@ -472,6 +474,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "tofu-world": ("tofu_world.json", render_tofu_world),
     "tofu-mia": ("tofu_mia.json", render_tofu_mia),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
+    "llm-speed": ("llm_speed.json", render_llm_speed),
 }
 
 
