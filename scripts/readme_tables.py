@@ -277,80 +277,10 @@ def render_llm_speed(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mean_std(values: list[float], scale: float = 1.0, digits: int = 3) -> str:
-    values = [v * scale for v in values]
+def _mean_std(values: list[float], digits: int = 3) -> str:
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
-def render_salun_classification(data: dict) -> str:
-    """The digits suite's average gap to Retrain (`examples/salun_classification.py` results.json)."""
-    config, summary = data["config"], data["summary"]
-    seeds = " ".join(map(str, config["seeds"]))
-    tune = f" --tune --tune_seeds {' '.join(map(str, config['tune_seeds']))}" if config["tune"] else ""
-    titles = {
-        "class": f"class-wise (class {config['forget_class']})",
-        "random": f"random {config['forget_fraction']:.0%}",
-    }
-    scenarios = [s for s in ("class", "random") if s in summary]
-    lines = [
-        (
-            f"`python examples/salun_classification.py --output_dir D --dataset {config['dataset']} --seeds {seeds} "
-            f"--train_fraction {config['train_fraction']}{tune}` (average gap to Retrain over UA, RA, TA and "
-            f"MIA-Efficacy, mean ± std over {len(config['seeds'])} seeds; lower is better):"
-        ),
-        "",
-        "| method | " + " | ".join(titles[s] for s in scenarios) + " |",
-        "|---" * (len(scenarios) + 1) + "|",
-    ]
-    for method in summary[scenarios[0]]:
-        if method == "Retrain":
-            continue
-        label = "Original (no unlearning)" if method == "Original" else method
-        cells = [f"{summary[s][method]['gap'][0]:.2f} ± {summary[s][method]['gap'][1]:.2f}" for s in scenarios]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    if config["tune"]:
-        lrs = data["learning_rates"]
-        chosen = "; ".join(
-            f"{titles[s]}: " + ", ".join(f"{m} {lr:g}" for m, lr in lrs[s].items()) for s in scenarios if s in lrs
-        )
-        lines += ["", f"Learning rates chosen on the tuning seeds: {chosen}."]
-    return "\n".join(lines) + "\n"
-
-
-def render_salun_simnpo(data: dict) -> str:
-    """SimNPO with and without SalUn on mini-TOFU (`benchmarks/salun_simnpo_tofu.py` results.json)."""
-    args, rows = data["args"], data["rows"]
-    seeds = args["seeds"]
-    salun_lrs = args.get("salun_learning_rates") or [args["learning_rate"]]
-    lines = [
-        (
-            f"`python benchmarks/salun_simnpo_tofu.py --output_dir O --preset {args['preset']} --seeds "
-            f"{' '.join(map(str, seeds))} --salun_learning_rates {' '.join(f'{lr:g}' for lr in salun_lrs)}` "
-            f"({args['forget_split']}, β {args['beta']:g}, {args['num_train_epochs']:g} epochs, SalUn sparsity "
-            f"{args['sparsity']:g}; forget quality per seed in seed order, utility mean ± std):"
-        ),
-        "",
-        "| run | forget quality (per seed) | median | model utility | weights changed | frozen weights bit-identical |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        if r["seed"] is None:
-            lines.append(f"| {r['model']} | {_fmt(r['forget_quality'])} | - | {r['model_utility']:.3f} | - | - |")
-    variants: dict[tuple[str, float], list[dict]] = {}
-    for r in rows:
-        if r["seed"] is not None:
-            variants.setdefault((r["model"], r["learning_rate"]), []).append(r)
-    for (model, lr), runs in variants.items():
-        fq = [r["forget_quality"] for r in runs]
-        changed = statistics.mean(r["fraction_of_weights_changed"] for r in runs)
-        frozen = "-" if "frozen_bit_identical" not in runs[0] else str(all(r["frozen_bit_identical"] for r in runs))
-        lines.append(
-            f"| {model}, lr {lr:g} | {' / '.join(_fmt(x) for x in fq)} | {_fmt(statistics.median(fq))} | "
-            f"{_mean_std([r['model_utility'] for r in runs])} | {changed:.2f} | {frozen} |"
-        )
-    return "\n".join(lines) + "\n"
 
 
 _MIA_COLUMNS = {
@@ -361,25 +291,6 @@ _MIA_COLUMNS = {
     "privleak": "PrivLeak",
     "extraction_strength": "ES",
 }
-
-
-def render_mia_tofu(data: dict) -> str:
-    """Membership inference on mini-TOFU (`benchmarks/mia_tofu.py` summary.json)."""
-    settings, rows = data["settings"], data["rows"]
-    lines = [
-        (
-            f"`python benchmarks/mia_tofu.py --output_dir O --preset {settings['preset']} --forget_split "
-            f"{settings['forget_split']} --methods {' '.join(settings['methods'])} --seeds "
-            f"{' '.join(map(str, settings['seeds']))}` (AUC per attack, mean ± std over seeds):"
-        ),
-        "",
-        "| model | n | " + " | ".join(_MIA_COLUMNS.values()) + " |",
-        "|---" * (len(_MIA_COLUMNS) + 2) + "|",
-    ]
-    for name, summaries in rows.items():
-        cells = [_mean_std([s[k] for s in summaries], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
-        lines.append(f"| {name} | {len(summaries)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def render_tofu_mia(data: dict) -> str:
@@ -402,37 +313,6 @@ def render_tofu_mia(data: dict) -> str:
         runs = entry["runs"]
         cells = [_mean_std([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
         lines.append(f"| {_METHOD_NAMES.get(label.split('_')[0], label)} | {len(runs)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-#: MUSE summary key -> (column, scale, decimals); ROUGE and ES x 100 as in MUSE's paper.
-_MUSE_COLUMNS = {
-    "forget_verbmem_ROUGE": ("VerbMem D_f", 100, 1),
-    "forget_knowmem_ROUGE": ("KnowMem D_f", 100, 1),
-    "retain_knowmem_ROUGE": ("KnowMem D_r", 100, 1),
-    "privleak": ("PrivLeak", 1, 1),
-    "extraction_strength": ("ES", 100, 1),
-    "mia_min_k": ("Min-K% AUC", 1, 3),
-}
-
-
-def render_muse_methods(data: dict) -> str:
-    """Methods on the mini-MUSE world (`benchmarks/muse_methods.py` summary.json)."""
-    settings, rows = data["settings"], data["rows"]
-    extra = f' --extra "{settings["extra"]}"' if settings.get("extra") else ""
-    lines = [
-        (
-            f"`python benchmarks/muse_methods.py --output_dir O --preset {settings['preset']} --methods "
-            f"{' '.join(settings['methods'])} --seeds {' '.join(map(str, settings['seeds']))}{extra}` (mean ± std "
-            "over seeds; ROUGE and ES × 100):"
-        ),
-        "",
-        "| model | n | " + " | ".join(c for c, _, _ in _MUSE_COLUMNS.values()) + " |",
-        "|---" * (len(_MUSE_COLUMNS) + 2) + "|",
-    ]
-    for name, summaries in rows.items():
-        cells = [_mean_std([s[k] for s in summaries], scale, d) for k, (_, scale, d) in _MUSE_COLUMNS.items()]
-        lines.append(f"| {name} | {len(summaries)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
