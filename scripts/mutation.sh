@@ -5,7 +5,7 @@
 #   bash scripts/mutation.sh                        # every configured module, one run (times: mutation/survivors.md)
 #   bash scripts/mutation.sh eval/mia.py worstcase  # only these modules' mutants (a file or a folder of hf_unlearn/)
 #
-# Prints mutants / killed / survived per module (scripts/mutation_summary.py) and writes mutation/last_run.json
+# Prints mutants / killed / survived per module (scripts/mutation_summary.py) and writes mutants/last_run.json
 # (mutation/counts.json keeps the before -> after record per module).
 # Surviving mutants either get a test or a one-line reason in mutation/survivors.md. `mutmut results` lists the
 # survivors, `mutmut show NAME` shows one. Every mutant of the named modules is run again, whatever its last result;
@@ -74,4 +74,4 @@ start=$(date +%s)
 nice -n 10 mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "${patterns[@]}"
 echo "mutmut run: $(( $(date +%s) - start )) s wall"
 mkdir -p mutation
-python scripts/mutation_summary.py --json mutation/last_run.json
+python scripts/mutation_summary.py --json mutants/last_run.json
