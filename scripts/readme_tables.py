@@ -277,7 +277,8 @@ def render_llm_speed(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mean_std(values: list[float], digits: int = 3) -> str:
+def _spread(values: list[float], digits: int = 3) -> str:
+    """Mean ± sample std of values (one value alone as is)."""
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
@@ -307,11 +308,11 @@ def render_tofu_mia(data: dict) -> str:
         "|---" * (len(_MIA_COLUMNS) + 2) + "|",
     ]
     for name, summary in (("retain90", {**retain, "privleak": 0.0}), ("target", target)):
-        cells = [_mean_std([summary[k]], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        cells = [_spread([summary[k]], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
         lines.append(f"| {name} | 1 | " + " | ".join(cells) + " |")
     for label, entry in data["methods"].items():
         runs = entry["runs"]
-        cells = [_mean_std([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        cells = [_spread([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
         lines.append(f"| {_METHOD_NAMES.get(label.split('_')[0], label)} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
