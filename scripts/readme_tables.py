@@ -317,6 +317,58 @@ def render_tofu_mia(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_worstcase_prompts(data: dict) -> str:
+    """The worst-case prompt-set table (`benchmarks/worstcase_prompts.py` JSON)."""
+    from hf_unlearn.worstcase.diffusion import format_worstcase_prompts_markdown
+
+    s = data["settings"]
+    seeds = " ".join(str(x) for x in s["seeds"])
+    command = (
+        f"python benchmarks/worstcase_prompts.py --preset {s['preset']} --concept {s['concept']} --budget {s['budget']} "
+        f"--seeds {seeds} --num_images {s['num_images']} --esd_steps {s['esd']['steps']} "
+        f"--upper_steps {s['selection']['upper_steps']} --output_dir OUT"
+    )
+    return f"`{command}` (world `{s['world']}`):\n\n" + format_worstcase_prompts_markdown(data) + "\n"
+
+
+_ROBUSTNESS_NAMES = {
+    "original": "original",
+    "esd": "ESD",
+    "advunlearn": "AdvUnlearn",
+    "fast_at_1step": "fast AT (1 sign step)",
+    "advunlearn_screen": "AdvUnlearn + token screen",
+}
+
+
+def render_advunlearn_robustness(data: dict) -> str:
+    """The AdvUnlearn-vs-ESD robustness table (`benchmarks/advunlearn_robustness.py` JSON)."""
+    s, summary, ratios = data["settings"], data["summary"], data["median_ratio_to_esd"]
+    seeds = " ".join(str(x) for x in s["seeds"])
+    spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
+    lines = [
+        (
+            f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} "
+            f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
+            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json` (world `{s['world']}`, erasing "
+            f"{s['concept']!r}, {s['max_train_steps']} steps, "
+            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
+            "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
+        ),
+        "",
+        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s (median) | × ESD |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    ratio = lambda name, k: f"{ratios[name][k]:.2f}" if k in ratios.get(name, {}) else "-"  # noqa: E731
+    for name, row in summary.items():
+        train = f"{row['train_seconds']['median']:.0f}" if "train_seconds" in row else "-"
+        lines.append(
+            f"| {_ROBUSTNESS_NAMES.get(name, name)} | {spread(row['concept_rate'])} | {spread(row['asr_discrete'])} | "
+            f"{ratio(name, 'asr_discrete')} | {spread(row['asr_soft'])} | {ratio(name, 'asr_soft')} | "
+            f"{spread(row['retain_accuracy'])} | {train} | {ratio(name, 'train_seconds')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render_eval_speed(data: dict) -> str:
     """The TOFU evaluation speed table: CPU seconds per part, previous path vs fast path, per scenario."""
     settings = data["settings"]
@@ -455,6 +507,8 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "robustness-curves": ("robustness_curves.json", render_robustness_curves),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
     "llm-speed": ("llm_speed.json", render_llm_speed),
+    "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
+    "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
 }
 
 

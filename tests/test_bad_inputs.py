@@ -909,6 +909,34 @@ def forget_budget_larger_than_data(tmp_path, request):
             make_forget_split(data, "class", forget_class=12)
 
 
+@case(
+    "worst-case prompts",
+    "a concept with no prompts (or one), an unknown concept, a budget not smaller than the prompt set",
+    "list the concept's prompts (e.g. `shapes_prompt_units`); a known concept; a budget below the number of prompts",
+)
+def worstcase_prompts_bad_concept_or_budget(tmp_path, request):
+    from types import SimpleNamespace
+
+    from hf_unlearn.worstcase import WorstCaseConfig
+    from hf_unlearn.worstcase.diffusion import (
+        PromptSelectionProblem,
+        run_worstcase_prompts,
+        select_prompt_set,
+        shapes_prompt_units,
+    )
+
+    with untouched(tmp_path):
+        for prompts in ([], ["a red circle"]):
+            with pytest.raises(ValueError, match=r"`prompts` holds \d prompt\(s\): a concept needs at least 2"):
+                PromptSelectionProblem(None, None, None, None, prompts, [])
+        with pytest.raises(ValueError, match=r"Unknown shapes-world concept 'purple'; choose a colour"):
+            shapes_prompt_units("purple")
+        with pytest.raises(ValueError, match=r"budget \(prompts to select\)`=18 is not smaller than the 18 units"):
+            select_prompt_set(SimpleNamespace(n_units=18), WorstCaseConfig(budget=18))
+        with pytest.raises(ValueError, match=r"budget \(prompts per set\)`=40 is not smaller than the 18 units"):
+            run_worstcase_prompts(None, "red", budget=40)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
