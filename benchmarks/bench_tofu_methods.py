@@ -24,6 +24,11 @@ import time
 from pathlib import Path
 
 
+#: Membership-inference numbers of each run (forget vs holdout answers, k = 0.4; PrivLeak against the retain model),
+#: kept in summary.json beside forget quality and utility.
+PRIVACY_KEYS = ("mia_loss", "mia_zlib", "mia_min_k", "mia_min_k_plus_plus", "privleak", "extraction_strength")
+
+
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="default", help="Offline world preset ('test', 'default', 'tofu').")
@@ -86,6 +91,7 @@ def main(args: argparse.Namespace) -> dict:
                 "forget_quality": result["unlearned"]["forget_quality"],
                 "model_utility": result["unlearned"]["model_utility"],
                 "forget_rouge_l_recall": result["unlearned"].get("forget_rouge_l_recall"),
+                **{k: result["unlearned"][k] for k in PRIVACY_KEYS if k in result["unlearned"]},
                 "train_seconds": result["settings"]["train_seconds"],
                 "run_seconds": round(time.perf_counter() - start, 1),
                 "hyperparameters": result["settings"]["hyperparameters"],

@@ -82,7 +82,7 @@ def main(args):
             subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
             retain_json = retain_json or run_dir / "eval_retain.json"
             rows[method].append(privacy(AutoModelForCausalLM.from_pretrained(run_dir / "model"), retain_auc))
-    (out / "summary.json").write_text(json.dumps(rows, indent=2))
+    (out / "summary.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
     lines = ["| model | n | " + " | ".join(KEYS.values()) + " |", "|---" * (len(KEYS) + 2) + "|"]
     for name, summaries in rows.items():
         cells = [_cell([s[k] for s in summaries], 1 if k == "privleak" else 3) for k in KEYS]

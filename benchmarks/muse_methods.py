@@ -71,7 +71,7 @@ def main(args):
                     "--retain_results", str(out / "eval_retain.json"), "--output_dir", str(out / f"{method}_s{seed}"),
                     "--disable_tqdm", "true", *shlex.split(args.extra)]  # fmt: skip
             rows[method].append(run(*run_args(argv))["unlearned"])
-    (out / "summary.json").write_text(json.dumps(rows, indent=2))
+    (out / "summary.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
     lines = ["| model | n | " + " | ".join(c[0] for c in KEYS.values()) + " |", "|---" * (len(KEYS) + 2) + "|"]
     for name, summaries in rows.items():
         cells = [_cell([s[k] for s in summaries], scale, d) for k, (_, scale, d) in KEYS.items()]

@@ -7,7 +7,11 @@ recipe; evaluates every model with `hf_unlearn.eval.evaluate_tofu` against the r
 quality (FQ), model utility (MU), forget ROUGE-L, runtime, and a check that the non-salient weights stayed
 bit-identical to the target's. Writes `results.json` and `results.md` into `--output_dir`.
 
-    python benchmarks/salun_simnpo_tofu.py --output_dir runs/salun_simnpo --preset default --seeds 0 1 2
+    python benchmarks/salun_simnpo_tofu.py --output_dir runs/salun_simnpo --preset default --seeds 0 1 2 \\
+        --salun_learning_rates 3e-4 6e-4
+
+Copy `results.json` to `benchmarks/results/salun_simnpo_tofu.json` and run `python scripts/readme_tables.py` to
+refresh the README's table.
 """
 
 import argparse
@@ -32,7 +36,11 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sparsity", type=float, default=0.5, help="Fraction of weights SalUn may update.")
     parser.add_argument("--learning_rate", type=float, default=3e-4, help="SimNPO learning rate (both variants).")
     parser.add_argument(
-        "--salun_learning_rate", type=float, default=None, help="Learning rate of the SalUn variant (default: same)."
+        "--salun_learning_rates",
+        type=float,
+        nargs="+",
+        default=None,
+        help="Learning rates of the SalUn variant, one run each per seed (default: --learning_rate).",
     )
     parser.add_argument("--beta", type=float, default=2.5, help="SimNPO beta (the world's measured recipe).")
     parser.add_argument("--num_train_epochs", type=float, default=10.0, help="Epochs over the forget set.")
@@ -95,9 +103,10 @@ def main(args: argparse.Namespace) -> dict:
     target_state = {n: p.detach().clone() for n, p in target.named_parameters()}
 
     for seed in args.seeds:
-        for variant in ("SimNPO", "SimNPO + SalUn"):
+        variants = [("SimNPO", args.learning_rate)]
+        variants += [("SimNPO + SalUn", lr) for lr in args.salun_learning_rates or [args.learning_rate]]
+        for variant, lr in variants:
             salun = variant != "SimNPO"
-            lr = args.salun_learning_rate if (salun and args.salun_learning_rate) else args.learning_rate
             model = world.load_model("target")
             with tempfile.TemporaryDirectory() as tmp:
                 config = SimNPOConfig(
@@ -151,9 +160,9 @@ def main(args: argparse.Namespace) -> dict:
             print(json.dumps(row), flush=True)
 
     summary = {}
-    for variant in ("SimNPO", "SimNPO + SalUn"):
-        runs = [r for r in rows if r["model"] == variant]
-        summary[variant] = {
+    for variant, lr in variants:
+        runs = [r for r in rows if r["model"] == variant and r.get("learning_rate") == lr]
+        summary[f"{variant}, lr {lr:g}"] = {
             key: {
                 "median": statistics.median(r[key] for r in runs),
                 "mean": statistics.mean(r[key] for r in runs),

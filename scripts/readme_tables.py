@@ -23,6 +23,7 @@ import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,19 +88,34 @@ def method_summary(data: dict) -> dict[str, dict[str, float]]:
     return out
 
 
-def render_tofu_methods(data: dict) -> str:
-    """The method benchmark table (`bench_tofu_methods.py` summary.json)."""
+def merge_method_runs(parts: list[dict]) -> dict:
+    """One method-benchmark summary from several `bench_tofu_methods.py` outputs of the same world on the same machine
+    (e.g. a method added later): the first part's target, retain and settings, every part's methods. Raises when the
+    parts' target or retain models score differently (another world, machine or code)."""
+    merged = {**parts[0], "methods": {}, "commands": []}
+    for part in parts:
+        for key in ("target", "retain"):
+            a, b = part[key], parts[0][key]
+            if a["forget_quality"] != b["forget_quality"] or abs(a["model_utility"] - b["model_utility"]) > 1e-6:
+                raise ValueError(f"the {key} models of the merged method benchmarks differ: {a} vs {b}.")
+        merged["methods"].update(part["methods"])
+        merged["commands"].append(_command(part["settings"]))
+    return merged
+
+
+def render_tofu_methods(parts: list[dict]) -> str:
+    """The method benchmark table (`bench_tofu_methods.py` summary.json files, merged by [`merge_method_runs`])."""
+    data = merge_method_runs(parts)
     target, retain, settings = data["target"], data["retain"], data["settings"]
     summary = method_summary(data)
     recipe = next(iter(data["methods"]))
-    seeds = settings["seeds"]
     lines = [
         (
-            f"Seeds {', '.join(map(str, seeds))} ({len(seeds)} runs per row; forget quality per seed in seed order), "
-            f"`{settings['preset']}` world, {settings['forget_split']}:"
+            f"`{settings['preset']}` world, {settings['forget_split']}; forget quality per seed in seed order "
+            f"(seeds in the commands):"
         ),
         "",
-        f"`{_command(settings)}`",
+        "\n\n".join(f"`{command}`" for command in data["commands"]),
         "",
         "| model / method | forget quality: median [min, max] | per seed | model utility: median [min, max] (× retain) |",
         "|---|---|---|---|",
@@ -260,6 +276,105 @@ def render_diffusion_methods(data: dict) -> str:
             f"\n**Uninformative:** the original model shows the concept in only {original:.2f} of its images, so "
             "erasure has little to remove on this world."
         )
+    return "\n".join(lines) + "\n"
+
+
+_SPEED_LABELS = {
+    "simnpo": "SimNPO (no reference)",
+    "npo_copy": "NPO, copied reference",
+    "npo_precomputed": "NPO, precomputed reference log-probs",
+    "npo_lora_copy": "NPO + LoRA, copied reference",
+    "npo_lora_adapter": "NPO + LoRA, adapter-disabled reference",
+}
+
+
+def _speed_command(settings: dict) -> str:
+    flags = f"--steps {settings['steps']} --batch_size {settings['batch_size']} --seq_len {settings['seq_len']}"
+    flags += f" --hidden_size {settings['hidden_size']} --num_layers {settings['num_layers']}"
+    flags += f" --vocab_size {settings['vocab_size']}"
+    flags += " --no_retain" if settings["no_retain"] else ""
+    return f"python benchmarks/bench_llm_unlearn.py {flags} --output_file OUT.json"
+
+
+def render_llm_speed(data: dict) -> str:
+    """The speed and memory table (`bench_llm_unlearn.py --output_file` JSON) and the ratios read from it."""
+    settings, results = data["settings"], data["results"]
+    retain = "" if settings["no_retain"] else f" + {settings['batch_size']} retain"
+    params = next(iter(results.values()))["params_m"]
+    lines = [
+        (
+            f"`{_speed_command(settings)}` (Llama {params:.0f}M parameters, batch {settings['batch_size']} forget"
+            f"{retain} × {settings['seq_len']} tokens, median of {settings['steps']} timed steps, "
+            f"{settings['threads']} thread, {settings['device']}):"
+        ),
+        "",
+        "| configuration | step (CPU s) | step (wall s, loaded machine) | peak tensor memory (MB) | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, r in results.items():
+        rss = "-" if r["rss_peak_mb"] is None else f"{r['rss_peak_mb']:.0f}"
+        lines.append(
+            f"| {_SPEED_LABELS[mode]} | {r['step_s']:.3f} | {r['step_wall_s']:.3f} | {r['tensor_peak_mb']:.0f} | "
+            f"{rss} |"
+        )
+
+    def ratio(a: str, b: str, key: str) -> str:
+        return f"{results[a][key] / results[b][key]:.2f}×"
+
+    lines += [
+        "",
+        (
+            f"- Memory: LoRA with the adapter-disabled reference needs {ratio('npo_lora_adapter', 'npo_lora_copy', 'tensor_peak_mb')} "
+            f"the tensor memory of LoRA with a copied reference ({ratio('npo_lora_adapter', 'npo_lora_copy', 'rss_peak_mb')} "
+            "by RSS); in full fine-tuning, precomputed reference log-probs need "
+            f"{ratio('npo_precomputed', 'npo_copy', 'tensor_peak_mb')} and SimNPO "
+            f"{ratio('simnpo', 'npo_copy', 'tensor_peak_mb')} of NPO with a copied reference."
+        ),
+        (
+            f"- Step time (CPU): SimNPO {ratio('simnpo', 'npo_copy', 'step_s')} and NPO with precomputed log-probs "
+            f"{ratio('npo_precomputed', 'npo_copy', 'step_s')} of NPO with a copied reference."
+        ),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _spread(values: list[float], digits: int = 3) -> str:
+    """Mean ± sample std of values (one value alone as is)."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+_MIA_COLUMNS = {
+    "mia_loss": "LOSS",
+    "mia_zlib": "zlib",
+    "mia_min_k": "Min-K%",
+    "mia_min_k_plus_plus": "Min-K%++",
+    "privleak": "PrivLeak",
+    "extraction_strength": "ES",
+}
+
+
+def render_tofu_mia(data: dict) -> str:
+    """Membership inference of the method benchmark's models (`bench_tofu_methods.py` summary.json: each run's
+    evaluation keeps the MIA AUCs of forget vs holdout answers, PrivLeak against the retain model and ES)."""
+    settings, target, retain = data["settings"], data["target"], data["retain"]
+    lines = [
+        (
+            f"`{_command(settings)}` (the method table's runs; forget10 answers vs holdout10 answers, k = 0.4, mean ± "
+            "std over seeds):"
+        ),
+        "",
+        "| model | n | " + " | ".join(_MIA_COLUMNS.values()) + " |",
+        "|---" * (len(_MIA_COLUMNS) + 2) + "|",
+    ]
+    for name, summary in (("retain90", {**retain, "privleak": 0.0}), ("target", target)):
+        cells = [_spread([summary[k]], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        lines.append(f"| {name} | 1 | " + " | ".join(cells) + " |")
+    for label, entry in data["methods"].items():
+        runs = entry["runs"]
+        cells = [_spread([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        lines.append(f"| {_METHOD_NAMES.get(label.split('_')[0], label)} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -439,17 +554,22 @@ def render_advunlearn_timing(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Block name -> (JSON file under benchmarks/results, renderer).
-TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
-    "tofu-methods": ("tofu_methods.json", render_tofu_methods),
+#: Block name -> (JSON file under benchmarks/results, renderer), or (tuple of files, renderer of their list). One
+#: renderer per README table: to add a table, write its benchmark's JSON under benchmarks/results/, add a
+#: `render_<name>(data: dict) -> str` here, register it, put `<!-- results:NAME -->` / `<!-- /results:NAME -->` in
+#: README.md and run this script.
+TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
+    "tofu-methods": (("tofu_methods.json", "tofu_methods_ga.json"), render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
     "diffusion-methods": ("diffusion_methods_default.json", render_diffusion_methods),
     "diffusion-methods-test": ("diffusion_methods.json", render_diffusion_methods),
+    "tofu-mia": ("tofu_mia.json", render_tofu_mia),
     "eval-speed": ("eval_speed.json", render_eval_speed),
     "robustness-curves": ("robustness_curves.json", render_robustness_curves),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
+    "llm-speed": ("llm_speed.json", render_llm_speed),
     "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
 }
@@ -459,8 +579,10 @@ def render(name: str, results_dir: Path = RESULTS) -> str:
     """The generated text of block `name`."""
     if name not in TABLES:
         raise ValueError(f"README block {name!r} has no renderer; known blocks: {sorted(TABLES)}.")
-    file, fn = TABLES[name]
-    return fn(json.loads((results_dir / file).read_text()))
+    files, fn = TABLES[name]
+    if isinstance(files, tuple):
+        return fn([json.loads((results_dir / f).read_text()) for f in files])
+    return fn(json.loads((results_dir / files).read_text()))
 
 
 def blocks(text: str) -> dict[str, str]:

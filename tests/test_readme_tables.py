@@ -3,6 +3,7 @@ equal its rendering, and the claims the README makes about the benchmark (not it
 
 import importlib.util
 import json
+import shutil
 import statistics
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def test_readme_block_equals_its_json(name):
 
 
 def test_a_changed_number_in_the_json_changes_the_table(tmp_path):
+    for path in (ROOT / "benchmarks" / "results").glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
     data = json.loads((ROOT / "benchmarks" / "results" / "tofu_methods.json").read_text())
     first = next(iter(data["methods"].values()))
     first["runs"][0]["forget_quality"] = 0.123456
@@ -43,8 +46,9 @@ def test_a_changed_number_in_the_json_changes_the_table(tmp_path):
     assert "0.123" in tables.render("tofu-methods", tmp_path)
 
 
-def test_the_method_benchmark_has_at_least_five_seeds_per_row():
-    data = json.loads((ROOT / "benchmarks" / "results" / "tofu_methods.json").read_text())
+@pytest.mark.parametrize("name", ["tofu_methods.json", "tofu_methods_ga.json"])
+def test_the_method_benchmark_has_at_least_five_seeds_per_row(name):
+    data = json.loads((ROOT / "benchmarks" / "results" / name).read_text())
     for label, entry in data["methods"].items():
         seeds = [r["seed"] for r in entry["runs"]]
         assert len(set(seeds)) >= 5, label
@@ -66,6 +70,17 @@ def test_update_rewrites_only_the_marked_blocks():
         "<!-- /results:quickstart -->\noutro\n"
     )
     assert "stale" not in new and tables.render("quickstart") in new
+
+
+def test_merged_method_benchmarks_must_share_target_and_retain():
+    data = json.loads((ROOT / "benchmarks" / "results" / "tofu_methods.json").read_text())
+    other = json.loads(json.dumps(data))
+    other["methods"] = {"ga": next(iter(data["methods"].values()))}
+    merged = tables.merge_method_runs([data, other])
+    assert list(merged["methods"]) == [*data["methods"], "ga"] and len(merged["commands"]) == 2
+    other["target"]["forget_quality"] *= 2  # another world or machine
+    with pytest.raises(ValueError, match="target models of the merged method benchmarks differ"):
+        tables.merge_method_runs([data, other])
 
 
 def test_advunlearn_timing_table_follows_its_json(tmp_path):
