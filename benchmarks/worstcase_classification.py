@@ -28,7 +28,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output_dir", required=True, help="New (or empty) folder for the results.")
     parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10"], help="Dataset.")
-    parser.add_argument("--data_dir", default=None, help="CIFAR-10 folder (holding cifar-10-batches-py).")
+    parser.add_argument(
+        "--data_source",
+        default="uoft-cs/cifar10",
+        help="cifar10: the Hub dataset id, or a local copy (a folder with the Hub repository's files, or a "
+        "save_to_disk folder) on machines without network.",
+    )
     parser.add_argument("--unit", default="example", choices=["example", "class"], help="Selection unit.")
     parser.add_argument("--budget", type=float, default=0.1, help="Forget budget: a count, or a fraction in (0, 1).")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
@@ -68,7 +73,7 @@ def main(args: argparse.Namespace) -> dict:
     config = WorstCaseClassificationConfig(
         benchmark=ClassificationUnlearningConfig(
             dataset=args.dataset,
-            data_dir=args.data_dir,
+            data_source=args.data_source,
             methods=args.methods,
             width=args.width,
             train_epochs=args.train_epochs,

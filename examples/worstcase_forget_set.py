@@ -26,7 +26,9 @@ import os
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", required=True, help="New (or empty) folder for selection.json.")
-    parser.add_argument("--world", default="digits", choices=["digits", "tofu"], help="Which data and model.")
+    parser.add_argument(
+        "--world", default="digits", choices=["digits", "cifar10", "tofu"], help="Which data and model."
+    )
     parser.add_argument(
         "--budget",
         type=float,
@@ -85,12 +87,19 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--train_epochs", type=int, default=40, help="digits: epochs of the original model.")
     parser.add_argument("--width", type=int, default=16, help="digits: width of the small CNN.")
+    parser.add_argument(
+        "--data_source",
+        default="uoft-cs/cifar10",
+        help="cifar10: the Hub dataset id, or a local copy (a folder with the Hub repository's files, or a "
+        "save_to_disk folder) on machines without network.",
+    )
     parser.add_argument("--preset", default="default", help="tofu: offline world preset ('test', 'default').")
     parser.add_argument("--world_seed", type=int, default=0, help="tofu: seed of the offline world.")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads.")
     args = parser.parse_args(input_args)
     defaults = {
         "digits": {"budget": 0.1, "lower_method": "FT", "lower_steps": 10, "lower_lr": 1e-3},
+        "cifar10": {"budget": 0.1, "lower_method": "FT", "lower_steps": 10, "lower_lr": 1e-3},
         "tofu": {"budget": 4, "lower_method": "graddiff", "lower_steps": 5, "lower_lr": 1e-4},
     }[args.world]
     for key, value in defaults.items():
@@ -124,13 +133,17 @@ def main(args: argparse.Namespace) -> dict:
         init=args.init,
         seed=args.seed,
     )
-    if args.world == "digits":
+    if args.world in ("digits", "cifar10"):
         from hf_unlearn.vision import ClassificationUnlearningConfig
         from hf_unlearn.worstcase.vision import select_classification_forget_set
 
         record = select_classification_forget_set(
             ClassificationUnlearningConfig(
-                train_fraction=args.train_fraction, train_epochs=args.train_epochs, width=args.width
+                dataset=args.world,
+                data_source=args.data_source,
+                train_fraction=args.train_fraction,
+                train_epochs=args.train_epochs,
+                width=args.width,
             ),
             selection,
             seed=args.seed,

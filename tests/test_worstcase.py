@@ -343,6 +343,78 @@ def test_digits_selection_file_round_trips_into_salun_classification(tmp_path, c
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# CIFAR-10 through `datasets` (a local copy in the Hub's exact format; the Hub id is the same code path)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_cifar10_loads_through_datasets_in_the_hub_format(cifar10_hub_copy):
+    import io
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from hf_unlearn.vision import load_cifar10
+
+    data = load_cifar10(str(cifar10_hub_copy))
+    assert data.x_train.shape == (100, 3, 32, 32) and data.x_test.shape == (40, 3, 32, 32)
+    assert data.num_classes == 10 and data.n_rows == 100 and data.name == "cifar10"
+    # independently: decode row 7 of the train parquet with PIL, normalise with the CIFAR-10 channel statistics
+    table = pq.read_table(cifar10_hub_copy / "plain_text" / "train-00000-of-00001.parquet").to_pylist()
+    pixels = np.asarray(Image.open(io.BytesIO(table[7]["img"]["bytes"])), dtype=np.float64) / 255.0
+    mean, std = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2470, 0.2435, 0.2616])
+    expected = torch.from_numpy(((pixels - mean) / std).transpose(2, 0, 1)).float()
+    assert torch.allclose(data.x_train[7], expected, atol=1e-5)
+    assert data.y_train.tolist() == [r["label"] for r in table]
+
+
+def test_cifar10_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
+    import datasets
+
+    from hf_unlearn.vision import load_cifar10
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # never the network, even where CI has it
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "empty_cache")
+    with pytest.raises(ValueError, match=r"could not be loaded from 'uoft-cs/cifar10'.*network.*local copy"):
+        load_cifar10("uoft-cs/cifar10")
+
+
+def test_cifar10_selection_and_classification_suite_through_the_examples(cifar10_hub_copy, tmp_path):
+    """`--world cifar10` selection, then the classification suite on the selected rows, on the local Hub-format copy:
+    the same entry points and options a user runs with the Hub id (`--data_source uoft-cs/cifar10`, the default)."""
+    from hf_unlearn.vision import load_cifar10, make_forget_split
+
+    worstcase = _example("worstcase_forget_set.py")
+    source = ["--data_source", str(cifar10_hub_copy)]
+    args = worstcase.parse_args(
+        ["--world", "cifar10", "--budget", "0.1", "--output_dir", str(tmp_path / "sel"), *source]
+        + ["--train_epochs", "2", "--width", "4", "--upper_steps", "2", "--lower_steps", "2"]
+    )
+    assert worstcase.parse_args(["--world", "cifar10", "--output_dir", "x"]).data_source == "uoft-cs/cifar10"
+    record = worstcase.main(args)
+    selection = json.loads((tmp_path / "sel" / "selection.json").read_text())
+    assert selection["world"] == "cifar10" and selection["n_rows"] == 100
+    assert selection["indices"] == sorted(record["indices"]) and len(selection["indices"]) == 10  # 10% of 100 rows
+    assert sum(selection["class_histogram"].values()) == 10 and len(selection["trace"]) == 2
+
+    salun = _example("salun_classification.py")
+    results = salun.main(
+        salun.parse_args(
+            ["--output_dir", str(tmp_path / "run"), "--dataset", "cifar10", *source]
+            + ["--forget_set", str(tmp_path / "sel" / "selection.json"), "--seeds", "0", "--methods", "FT", "GA"]
+            + ["--train_epochs", "2", "--unlearn_epochs", "1", "--ga_epochs", "1", "--width", "4"]
+        )
+    )
+    assert results["config"]["forget_rows"] == selection["indices"]
+    rows = {r["method"]: r for r in results["runs"]}
+    assert set(rows) == {"Retrain", "Original", "FT", "GA"}
+    # UA is measured on exactly the selected rows: 10 forget images, so UA is a multiple of 10%
+    split = make_forget_split(load_cifar10(str(cifar10_hub_copy)), "rows", rows=selection["indices"])
+    assert int(split.forget.sum()) == 10
+    assert all(abs(r["UA"] / 10 - round(r["UA"] / 10)) < 1e-6 for r in rows.values())
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # LLM (mini-TOFU `test` world)
 # ----------------------------------------------------------------------------------------------------------------
 
