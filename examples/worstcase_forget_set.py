@@ -8,6 +8,12 @@ Digits (image classification): the 10% of training images hardest to unlearn fro
     python examples/worstcase_forget_set.py --world digits --budget 0.1 --seed 0 --output_dir runs/wc_digits
     python examples/salun_classification.py --forget_set runs/wc_digits/selection.json --output_dir runs/salun_wc
 
+CIFAR-10 goes through the same code, loaded with `datasets` from the Hub id `uoft-cs/cifar10` (or `--data_source` a
+local copy in its format, on machines without network); rows are rows of its `train` split:
+
+    python examples/worstcase_forget_set.py --world cifar10 --budget 0.1 --lower_batch_size 512 --output_dir runs/wc_c10
+    python examples/salun_classification.py --dataset cifar10 --forget_set runs/wc_c10/selection.json --output_dir D
+
 mini-TOFU (LLM): the 4 of 40 fictitious authors hardest to unlearn from the world's target model (lower level: a few
 weighted GradDiff or NPO steps; upper level: per-author forget loss); `selection.json` holds the `authors` and the
 rows of the world's `full` split:
@@ -44,12 +50,20 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "--unit",
         default="example",
         choices=["example", "class"],
-        help="digits only: select images ('example') or whole classes ('class').",
+        help="digits/cifar10: select images ('example') or whole classes ('class').",
     )
     parser.add_argument(
         "--lower_method",
         default=None,
-        help="Lower-level unlearning method. digits: FT (default), GA, GradDiff, RL; tofu: graddiff (default), npo.",
+        help="Lower-level unlearning method. digits/cifar10: FT (default), GA, GradDiff, RL; tofu: graddiff (default), "
+        "npo.",
+    )
+    parser.add_argument(
+        "--lower_batch_size",
+        type=int,
+        default=None,
+        help="digits/cifar10: images per lower step, drawn at random (default: the whole training set, one "
+        "full-batch step; e.g. 512 for CIFAR-10's 50,000 images).",
     )
     parser.add_argument(
         "--lower_optimizer",
@@ -83,10 +97,13 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "--init", default="uniform", choices=["uniform", "random"], help="Initial weights: m/N, or a random set."
     )
     parser.add_argument(
-        "--train_fraction", type=float, default=1.0, help="digits: fraction of the non-test images used for training."
+        "--train_fraction",
+        type=float,
+        default=1.0,
+        help="digits: fraction of the non-test images used for training (CIFAR-10 uses its train split).",
     )
-    parser.add_argument("--train_epochs", type=int, default=40, help="digits: epochs of the original model.")
-    parser.add_argument("--width", type=int, default=16, help="digits: width of the small CNN.")
+    parser.add_argument("--train_epochs", type=int, default=40, help="digits/cifar10: epochs of the original model.")
+    parser.add_argument("--width", type=int, default=16, help="digits/cifar10: width of the small CNN.")
     parser.add_argument(
         "--data_source",
         default="uoft-cs/cifar10",
@@ -149,6 +166,7 @@ def main(args: argparse.Namespace) -> dict:
             seed=args.seed,
             unit=args.unit,
             lower_method=args.lower_method,
+            lower_batch_size=args.lower_batch_size,
         )
     else:
         from hf_unlearn.worstcase.tofu import select_tofu_forget_set
