@@ -721,7 +721,8 @@ def plot_tofu_results(results: dict[str, Any], path: str | os.PathLike) -> None:
                 lo.append(entry["median"] - entry["min"])
                 hi.append(entry["max"] - entry["median"])
             if xs:
-                ax.bar(xs, med, width, yerr=[lo, hi], capsize=2, label=_TITLES[kind])
+                colour = f"C{SET_KINDS_TOFU.index(kind)}"  # one colour per kind in every panel
+                ax.bar(xs, med, width, yerr=[lo, hi], capsize=2, label=_TITLES[kind], color=colour)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(methods))], methods)
         ax.set_ylabel(label, fontsize=8)
         ax.legend(fontsize=7)
