@@ -271,12 +271,40 @@ def render_worstcase_tofu(data: dict) -> str:
 
 
 #: Block name -> (JSON file under benchmarks/results, renderer).
+def render_advunlearn_timing(data: dict) -> str:
+    """The AdvUnlearn iteration-time table (`benchmarks/bench_advunlearn.py` JSON): mean ± std over seeds."""
+    seeds = " ".join(str(s) for s in data["seeds"])
+    names = {
+        "esd": "ESD",
+        "advunlearn": f"AdvUnlearn ({data['attack_step']}-step attack)",
+        "fast_at": f"fast AT, {data['attack_step']} sign steps",
+        "fast_at_1step": "fast AT, 1 step",
+    }
+    lines = [
+        (
+            f"`python benchmarks/bench_advunlearn.py --preset {data['preset']} --iterations {data['iterations']} "
+            f"--attack_step {data['attack_step']} --seeds {seeds}` on the shapes world `{data['pipeline']}` "
+            f"({data['device']}, {data['threads']} thread; median seconds per iteration of each seed, variants "
+            f"interleaved; mean ± std over {len(data['seeds'])} seeds; load average {data['load_average']:.1f} on a "
+            "shared 2-core machine, so absolute times are loaded figures and the ratios are the comparable numbers):"
+        ),
+        "",
+        "| variant | s / iteration | × ESD |",
+        "|---|---|---|",
+    ]
+    for key, label in names.items():
+        t, r = data["seconds_per_iteration"][key], data["ratio_to_esd"][key]
+        lines.append(f"| {label} | {t['mean']:.3f} ± {t['std']:.3f} | {r['mean']:.2f} ± {r['std']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "tofu-methods": ("tofu_methods.json", render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
     "worstcase-tofu": ("worstcase/tofu_default.json", render_worstcase_tofu),
+    "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
 }
 
 

@@ -688,7 +688,7 @@ def _clip_config(**kw):
 @case(
     "AdvUnlearn",
     "a text encoder of another world (hidden size differs from the UNet's cross-attention)",
-    "load it with the pipeline it was trained from (named in its model card)",
+    "load it with the pipeline it was trained from (both worlds are named; its model card names it too)",
 )
 def advunlearn_encoder_of_another_world(tmp_path, request):
     from types import SimpleNamespace
@@ -697,11 +697,29 @@ def advunlearn_encoder_of_another_world(tmp_path, request):
     from hf_unlearn.synthetic.shapes import build_tokenizer
 
     unet = SimpleNamespace(config=SimpleNamespace(cross_attention_dim=64))
+    theirs = _clip_config(hf_unlearn_world={"world_id": "shapes-aaaaaaaaaaaa", "config_hash": "aaaaaaaaaaaa"})
+    ours = _clip_config(hidden_size=64, hf_unlearn_world={"world_id": "shapes-bbbbbbbbbbbb", "config_hash": "bbbb"})
     with (
         untouched(tmp_path),
-        pytest.raises(ValueError, match=r"hidden size is 32 but the UNet's cross_attention_dim is 64.*trained from"),
+        pytest.raises(
+            ValueError,
+            match=r"(?s)esd/text_encoder was trained on another world.*world shapes-aaaaaaaaaaaa \(config hash "
+            r"aaaaaaaaaaaa\); this pipeline is world shapes-bbbbbbbbbbbb.*trained from",
+        ),
     ):
-        check_text_encoder_fits(_clip_config(), unet, build_tokenizer(), "esd/text_encoder")
+        check_text_encoder_fits(theirs, unet, build_tokenizer(), "esd/text_encoder", pipeline_text_encoder=ours)
+    # a shapes-world encoder in a pipeline without a world record (e.g. a Hub model): the shapes and both sides named
+    with (
+        untouched(tmp_path),
+        pytest.raises(
+            ValueError,
+            match=r"hidden size is 32 but the UNet's cross_attention_dim is 64\. It was trained on world "
+            r"shapes-aaaaaaaaaaaa.*this pipeline is no hf_unlearn world",
+        ),
+    ):
+        check_text_encoder_fits(
+            theirs, unet, build_tokenizer(), "esd/text_encoder", pipeline_text_encoder=_clip_config()
+        )
 
 
 @case(
@@ -722,6 +740,66 @@ def advunlearn_encoder_vocab_too_small(tmp_path, request):
         pytest.raises(ValueError, match=rf"vocabulary has 10 tokens but the tokenizer has {len(tokenizer)}"),
     ):
         check_text_encoder_fits(_clip_config(vocab_size=10), unet, tokenizer)
+
+
+def _advunlearn_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "train_advunlearn", REPO / "examples" / "diffusion" / "train_advunlearn.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@case(
+    "AdvUnlearn",
+    "an encoder trained on another shapes world of the same sizes (another config hash), to compare against",
+    "pass an encoder trained on this pipeline's world: the error names both worlds and their hashes",
+)
+def advunlearn_encoder_trained_on_another_world(tmp_path, request):
+    from transformers import CLIPTextModel
+
+    world = request.getfixturevalue("shapes_world")
+    encoder = CLIPTextModel.from_pretrained(world.pipeline_path, subfolder="text_encoder")
+    encoder.config.hf_unlearn_world = {"world_id": "shapes-0123456789ab", "config_hash": "0123456789ab"}
+    encoder.save_pretrained(tmp_path / "other" / "text_encoder")
+    script = _advunlearn_script()
+    out = tmp_path / "never"
+    args = ["--world_preset", "test", "--output_dir", str(out), "--max_train_steps", "1",
+            "--compare_text_encoders", f"other={tmp_path / 'other' / 'text_encoder'}"]  # fmt: skip
+    with (
+        untouched(tmp_path),
+        pytest.raises(
+            ValueError,
+            match=rf"(?s)trained on another world.*world shapes-0123456789ab \(config hash 0123456789ab\); this "
+            rf"pipeline is world {world.world_id} \(config hash {world.config_hash}\)",
+        ),
+    ):
+        script.main(script.parse_args(args))
+    assert not out.exists()
+
+
+@case(
+    "AdvUnlearn",
+    "a concept with no prompts (not a colour or shape of the shapes world; an empty `concept_prompts`)",
+    "a colour or shape the error lists; at least one concept prompt",
+)
+def advunlearn_concept_with_no_prompts(tmp_path, request):
+    from hf_unlearn.diffusion import AdvUnlearnConfig
+
+    request.getfixturevalue("shapes_world")
+    script = _advunlearn_script()
+    out = tmp_path / "never"
+    with (
+        untouched(tmp_path),
+        pytest.raises(ValueError, match=r"Unknown shapes-world concept 'purple'; choose a colour"),
+    ):
+        script.main(script.parse_args(["--world_preset", "test", "--concept", "purple", "--output_dir", str(out)]))
+    assert not out.exists()
+    with pytest.raises(ValueError, match="concept_prompts is empty: pass the prompt"):
+        AdvUnlearnConfig(concept_prompts=[], retain_prompts=["a green circle"])
 
 
 @case(

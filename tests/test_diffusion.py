@@ -217,27 +217,85 @@ def test_world_detector_and_tokenizer():
     assert ShapesWorld.concept_of("a photo of a scarlet square") == {"color": "red", "shape": "square"}
 
 
-def test_world_is_a_diffusers_pipeline_folder(shapes_world):
+def test_world_is_a_stable_diffusion_v1_pipeline_folder(shapes_world):
+    """The folder has SD v1's layout and config keys and loads with both diffusers entry points, offline."""
+    from diffusers import AutoencoderKL, DiffusionPipeline, PNDMScheduler, StableDiffusionPipeline
+
     info = shapes_world.info
     assert info["detector_accuracy_on_rendered_images"]["color"] == 1.0
-    pipe = shapes_world.load_pipeline()
+    assert info["world_id"] == shapes_world.root.name == f"shapes-{info['config_hash']}"
+    for folder in (shapes_world.pipeline_path, shapes_world.transfer_pipeline_path):
+        index = json.loads((folder / "model_index.json").read_text())
+        assert index["_class_name"] == "StableDiffusionPipeline"
+        assert index["vae"] == ["diffusers", "AutoencoderKL"]
+        assert index["unet"] == ["diffusers", "UNet2DConditionModel"]
+        assert index["text_encoder"] == ["transformers", "CLIPTextModel"]
+        assert index["tokenizer"] == ["transformers", "CLIPTokenizer"]
+        assert index["scheduler"] == ["diffusers", "PNDMScheduler"]
+        assert index["safety_checker"] == [None, None] and index["feature_extractor"] == [None, None]
+        assert index["requires_safety_checker"] is False
+        scheduler = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+        assert {k: scheduler[k] for k in ("beta_schedule", "beta_start", "beta_end", "skip_prk_steps", "steps_offset")} == {
+            "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012, "skip_prk_steps": True,
+            "steps_offset": 1,
+        }  # fmt: skip
+    pipe = StableDiffusionPipeline.from_pretrained(shapes_world.pipeline_path)
+    generic = DiffusionPipeline.from_pretrained(shapes_world.pipeline_path)
+    assert type(generic) is StableDiffusionPipeline and isinstance(pipe.scheduler, PNDMScheduler)
+    assert isinstance(pipe.vae, AutoencoderKL) and pipe.safety_checker is None
+    # the UNet works on VAE latents: SD's 4 channels, image size / 2 ** (VAE blocks - 1)
+    vae_factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    assert pipe.unet.config.in_channels == pipe.vae.config.latent_channels == 4
+    assert pipe.unet.config.sample_size * vae_factor == shapes_world.config.image_size
+    assert pipe.vae.config.scaling_factor == pytest.approx(info["vae"]["scaling_factor"]) != 0.18215
     te = CLIPTextModel.from_pretrained(shapes_world.pipeline_path, subfolder="text_encoder")
     ids = tokenize_prompts(pipe.tokenizer, ["a red circle"])
     assert torch.equal(te(ids).last_hidden_state, pipe.text_encoder(ids).last_hidden_state)
-    # the transfer pipeline was trained against the same, frozen encoder, with its own UNet
+    assert te.config.hf_unlearn_world == {"world_id": info["world_id"], "config_hash": info["config_hash"]}
+    # the transfer pipeline was trained against the same, frozen encoder and VAE, with its own UNet
     pipe2 = shapes_world.load_pipeline(transfer=True)
-    for (n, a), b in zip(pipe.text_encoder.state_dict().items(), pipe2.text_encoder.state_dict().values()):
-        assert torch.equal(a, b), n
+    for module in ("text_encoder", "vae"):
+        for (n, a), b in zip(getattr(pipe, module).state_dict().items(), getattr(pipe2, module).state_dict().values()):
+            assert torch.equal(a, b), n
     assert not torch.equal(next(iter(pipe.unet.parameters())), next(iter(pipe2.unet.parameters())))
-    images = pipe(["a red circle"] * 2, num_inference_steps=3, output_type="np").images
-    assert images.shape == (2, 16, 16, 3)
+    for p in (pipe, generic):
+        p.set_progress_bar_config(disable=True)
+        images = p(["a red circle"] * 2, num_inference_steps=3, output_type="np").images
+        assert images.shape == (2, 16, 16, 3) and 0 <= images.min() and images.max() <= 1
+
+
+def test_library_loads_the_world_as_it_loads_stable_diffusion(shapes_world):
+    """`load_diffusion_components` gives the DDIM sampler from SD v1's PNDM config and latents decoded by the VAE; a
+    DDIM run through the library equals the pipeline's own DDIM run (same noise, same guidance)."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    from hf_unlearn.diffusion import ddim_sample, decode_to_images
+
+    components = load_diffusion_components(shapes_world.pipeline_path)
+    assert isinstance(components.scheduler, DDIMScheduler) and components.latent_shape == (4, 8, 8)
+    assert components.scheduler.config.beta_schedule == "scaled_linear"
+    pipe = StableDiffusionPipeline.from_pretrained(
+        shapes_world.pipeline_path,
+        scheduler=DDIMScheduler.from_pretrained(shapes_world.pipeline_path, subfolder="scheduler"),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    latents = torch.randn((2, *components.latent_shape), generator=torch.Generator().manual_seed(0))
+    expected = pipe(["a red circle"] * 2, num_inference_steps=4, guidance_scale=5.0, latents=latents, output_type="np")
+    ids = tokenize_prompts(components.tokenizer, ["a red circle", ""])
+    with torch.no_grad():
+        embeds = components.text_encoder(ids).last_hidden_state
+    x, _ = ddim_sample(
+        components.unet, components.scheduler, embeds[:1].expand(2, -1, -1), embeds[1:], components.latent_shape, 4,
+        5.0, latents=latents,
+    )  # fmt: skip
+    np.testing.assert_allclose(decode_to_images(x, components.vae), expected.images, atol=2e-5)
 
 
 # ------------------------------------------------------------------------------------------------ attacks and training
 
 
 def _erasure_setup(world, **overrides):
-    pipe = world.load_pipeline()
+    pipe = load_diffusion_components(world.pipeline_path)
     original = copy.deepcopy(pipe.text_encoder)
     set_trainable_layers(pipe.text_encoder)
     config = AdvUnlearnConfig(
@@ -327,7 +385,7 @@ def test_erased_encoder_transfers_to_a_second_pipeline(shapes_world, tmp_path):
     for a, b in zip(loaded.state_dict().values(), pipe.text_encoder.state_dict().values()):
         assert torch.equal(a, b)
     # Erasure objective on the *other* UNet (its own trajectories): lower with the erased encoder than the original.
-    other = shapes_world.load_pipeline(transfer=True, text_encoder=loaded)
+    other = load_diffusion_components(shapes_world.transfer_pipeline_path)
     config = AdvUnlearnConfig(
         shapes_world.concept_prompts("red"),
         [],
@@ -358,7 +416,7 @@ def test_concept_evaluator_reports_consistent_metrics(shapes_world):
         soft_attack=SoftPromptAttack(1, 3, 0.01),
     )
     assert isinstance(evaluator, ConceptEvaluator)
-    result = evaluator.evaluate(shapes_world.load_pipeline().text_encoder, keep_images=2)
+    result = evaluator.evaluate(load_diffusion_components(shapes_world.pipeline_path).text_encoder, keep_images=2)
     images = result.pop("images")
     assert images["plain"].shape == (6, 16, 16, 3) and images["attacked"].shape == (6, 16, 16, 3)
     for key in ConceptEvaluator.metric_names:
@@ -366,3 +424,28 @@ def test_concept_evaluator_reports_consistent_metrics(shapes_world):
     assert result["asr_discrete"] >= result["concept_rate"] and result["asr_soft"] >= result["concept_rate"]
     assert len(result["adversarial_prompts"]) == 3 and result["adversarial_prompts"][0].endswith("a red circle")
     json.dumps(result)  # JSON-serialisable once the images are popped
+
+
+def test_uninformative_table_warnings_name_each_reason():
+    from hf_unlearn.diffusion import uninformative_table_warnings
+
+    def row(rate, disc, soft):
+        return {"concept_rate": rate, "asr_discrete": disc, "asr_soft": soft}
+
+    informative = {"original": row(0.9, 0.95, 1.0), "esd": row(0.1, 0.3, 0.5), "advunlearn": row(0.05, 0.1, 0.2)}
+    assert uninformative_table_warnings(informative, "pipeline") == []
+    # every attack fails on every encoder (the test-size transfer case): only that reason
+    no_attack = {"original": row(0.6, 0.0, 0.0), "esd": row(0.2, 0.0, 0.0)}
+    assert [w.split(":")[0] for w in uninformative_table_warnings(no_attack, "pipeline_transfer")] == [
+        "every ASR on pipeline_transfer is 0"
+    ]
+    # the original never shows the concept, and the soft attack was not run (None is not a 0)
+    blank = {"original": row(0.0, 0.0, None), "esd": row(0.0, 0.0, None)}
+    reasons = [w.split(":")[0] for w in uninformative_table_warnings(blank, "main")]
+    assert reasons == [
+        "the original encoder never shows the concept on main",
+        "every ASR on main is 0",
+        "every encoder scores the same on main",
+    ]
+    # one encoder alone is never "the same as the others"
+    assert uninformative_table_warnings({"esd": row(0.3, 0.4, 0.5)}) == []

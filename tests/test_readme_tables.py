@@ -66,3 +66,15 @@ def test_update_rewrites_only_the_marked_blocks():
         "<!-- /results:quickstart -->\noutro\n"
     )
     assert "stale" not in new and tables.render("quickstart") in new
+
+
+def test_advunlearn_timing_table_follows_its_json(tmp_path):
+    data = json.loads((ROOT / "benchmarks" / "results" / "advunlearn_timing.json").read_text())
+    assert len(data["seeds"]) >= 3 and data["world"]["world_id"] in README_BLOCKS["advunlearn-timing"]
+    # the ratio column is the mean over seeds of each seed's ratio to ESD
+    per_seed = data["seconds_per_iteration_median"].values()
+    expected = statistics.mean(m["advunlearn"] / m["esd"] for m in per_seed)
+    assert f"| {expected:.2f} ± " in README_BLOCKS["advunlearn-timing"]
+    data["seconds_per_iteration"]["esd"]["mean"] = 9.876
+    (tmp_path / "advunlearn_timing.json").write_text(json.dumps(data))
+    assert "| ESD | 9.876 ± " in tables.render("advunlearn-timing", tmp_path)

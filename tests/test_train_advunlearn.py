@@ -4,6 +4,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -50,10 +51,12 @@ STANDARD_KEYS = {
 def _assert_standard_metadata(card: ModelCard, world, method: str) -> None:
     meta = card.data.to_dict()
     assert set(meta) <= STANDARD_KEYS, set(meta) - STANDARD_KEYS
-    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "feature-extraction"
-    assert "base_model" not in meta  # an offline world is no Hub repo: named in the body, never invented as an id
-    assert {method, "concept-erasure", "unlearning"} <= set(meta["tags"])
-    assert world.root.name in card.text and "'red' erased" in card.text
+    assert meta["library_name"] == "transformers" and meta["pipeline_tag"] == "text-to-image"
+    # the world's recorded id as the base model and data set; its id and config hash in the text
+    assert meta["base_model"] == world.world_id == world.info["world_id"] and meta["datasets"] == [world.world_id]
+    assert {method, "concept-erasure", "unlearning", "stable-diffusion-diffusers"} <= set(meta["tags"])
+    assert world.world_id in card.text and world.config_hash in card.text and "'red' erased" in card.text
+    assert "StableDiffusionPipeline.from_pretrained(world.pipeline_path, text_encoder=text_encoder)" in card.text
 
 
 def test_trains_saves_encoder_card_and_evaluation(script, shapes_world, tmp_path):
@@ -65,9 +68,10 @@ def test_trains_saves_encoder_card_and_evaluation(script, shapes_world, tmp_path
     assert (out / "text_encoder" / "model.safetensors").is_file()
     erased = CLIPTextModel.from_pretrained(out / "text_encoder")
     CLIPTextModel.from_pretrained(out, subfolder="text_encoder")
-    original = shapes_world.load_pipeline().text_encoder
+    original = CLIPTextModel.from_pretrained(shapes_world.pipeline_path, subfolder="text_encoder")
     changed = [n for n, p in erased.state_dict().items() if not torch.equal(p, original.state_dict()[n])]
     assert changed and all(n.startswith(("encoder.layers", "final_layer_norm")) for n in changed)
+    assert erased.config.hf_unlearn_world == original.config.hf_unlearn_world  # the world travels with the encoder
     # evaluation: original vs advunlearn, JSON + grid, in the card too
     data = json.loads((out / "eval_results.json").read_text())
     assert (
@@ -82,6 +86,46 @@ def test_trains_saves_encoder_card_and_evaluation(script, shapes_world, tmp_path
     assert "a red circle" in card.text and "samples.png" in card.text and "| advunlearn |" in card.text
     info = json.loads((out / "advunlearn_config.json").read_text())
     assert info["config"]["attack_method"] == "pgd" and info["config"]["warmup_steps"] == 1
+
+
+def _red_rate(pipe, world, detector, n: int = 8) -> float:
+    """Fraction of the pipeline's images of the three red prompts that the world's detector calls red."""
+    pipe.set_progress_bar_config(disable=True)
+    cfg = world.config
+    images = pipe(
+        world.concept_prompts("red") * n,
+        num_inference_steps=cfg.num_inference_steps,
+        guidance_scale=cfg.guidance_scale,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+    ).images
+    return float(np.mean([c == "red" for c in detector.predict(images)["color"]]))
+
+
+def test_trained_encoder_swapped_into_stable_diffusion_pipelines_erases_red(script, shapes_world, tmp_path):
+    """The user's path: train with the script, `CLIPTextModel.from_pretrained` the result, pass it to
+    `StableDiffusionPipeline.from_pretrained` (main and transfer pipelines, their own PNDM sampler) and generate: red
+    shows far less often than with the original encoder, on the same seeds (measured on the test world: main 1.0 ->
+    under 0.5; transfer, a UNet the encoder was never trained against, 1.0 -> 0.71)."""
+    from diffusers import StableDiffusionPipeline
+
+    out = tmp_path / "swap"
+    args = [*FAST, "--output_dir", str(out), "--max_train_steps", "30", "--learning_rate", "3e-3",
+            "--eval_num_images", "0"]  # fmt: skip
+    script.main(script.parse_args(args))
+    erased = CLIPTextModel.from_pretrained(out, subfolder="text_encoder")
+    detector = shapes_world.load_detector()
+    rates = {}
+    for path in (shapes_world.pipeline_path, shapes_world.transfer_pipeline_path):
+        swapped = StableDiffusionPipeline.from_pretrained(path, text_encoder=erased)
+        assert swapped.text_encoder is erased
+        rates[path.name] = (
+            _red_rate(StableDiffusionPipeline.from_pretrained(path), shapes_world, detector),
+            _red_rate(swapped, shapes_world, detector),
+        )
+    assert min(original for original, _ in rates.values()) >= 0.5, rates  # the world renders red before erasure
+    assert rates["pipeline"][1] <= rates["pipeline"][0] / 2, rates
+    assert rates["pipeline_transfer"][1] <= rates["pipeline_transfer"][0] - 0.15, rates  # plug-and-play, weaker
 
 
 def test_esd_baseline_flag_and_refuses_to_overwrite(script, shapes_world, tmp_path):
@@ -178,6 +222,45 @@ def test_two_process_ddp_run_trains_one_encoder(shapes_world, tmp_path):
     info = json.loads((out / "advunlearn_config.json").read_text())
     assert info["num_processes"] == 2
     erased = CLIPTextModel.from_pretrained(out / "text_encoder")
-    original = shapes_world.load_pipeline().text_encoder
+    original = CLIPTextModel.from_pretrained(shapes_world.pipeline_path, subfolder="text_encoder")
     changed = [n for n, p in erased.state_dict().items() if not torch.equal(p, original.state_dict()[n])]
     assert changed and all(n.startswith(("encoder.layers", "final_layer_norm")) for n in changed)
+
+
+def _card_fields(**overrides):
+    fields = {
+        "model_name": "AdvUnlearn text encoder: 'nudity' erased", "repo_id": "me/advunlearn-nudity",
+        "base_model": "CompVis/stable-diffusion-v1-4", "world": None, "world_hash": None, "world_preset": "default",
+        "method": "advunlearn", "concept": "nudity", "concept_prompts": ["nudity"],
+        "retain_prompts": ["a photo of a dog"], "train_method": "text_encoder_full", "max_train_steps": 1000,
+        "learning_rate": 1e-5, "negative_guidance": 1.0, "start_guidance": 3.0, "retain_loss_w": 0.3,
+        "attack_method": "pgd", "adv_prompt_num": 1, "attack_type": "prefix", "attack_step": 30, "attack_lr": 1e-3,
+        "attack_init": "latest", "warmup_iter": 200, "seed": 0, "results_table": None, "table_warnings": [],
+        "sample_grid": None,
+    }  # fmt: skip
+    fields.update(overrides)
+    return fields
+
+
+def test_card_for_a_hub_base_model_and_for_an_uninformative_table():
+    from hf_unlearn.hub import render_model_card
+
+    meta = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-to-image",
+        "base_model": "CompVis/stable-diffusion-v1-4",
+    }
+    card = render_model_card("advunlearn_text_encoder", meta, **_card_fields())
+    assert card.data.base_model == "CompVis/stable-diffusion-v1-4"
+    assert (
+        'StableDiffusionPipeline.from_pretrained("CompVis/stable-diffusion-v1-4", text_encoder=text_encoder)'
+        in str(card)
+    )
+    assert "load_shapes_world" not in str(card) and "No automatic evaluation" in str(card)
+    warning = "every ASR on pipeline_transfer is 0: the attacks never succeed"
+    card = render_model_card(
+        "advunlearn_text_encoder",
+        meta,
+        **_card_fields(results_table="| text encoder | concept rate |\n|---|---|", table_warnings=[warning]),
+    )
+    assert f"- **Uninformative:** {warning}." in str(card)

@@ -324,14 +324,18 @@ def log_validation(encoder, components, prompts, args, accelerator, step, weight
     return path
 
 
-def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, str]:
-    """Evaluates encoders on the shapes world (main pipeline and, unless disabled, the transfer pipeline)."""
+def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, str, list[str]]:
+    """Evaluates encoders on the shapes world (main pipeline and, unless disabled, the transfer pipeline).
+
+    Returns the results, the sample grid's path, the Markdown tables and the reasons a table says little (printed).
+    """
     from hf_unlearn.diffusion import (
         DiscretePromptAttack,
         SoftPromptAttack,
         results_table,
         save_comparison_grid,
         shapes_world_evaluator,
+        uninformative_table_warnings,
     )
 
     attacks = {
@@ -339,7 +343,7 @@ def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, s
         "soft_attack": SoftPromptAttack(num_tokens=args.eval_attack_tokens, steps=args.eval_attack_steps, lr=1e-2),
     }
     out = {"concept": concept, "num_images_per_prompt": args.eval_num_images, "attack_steps": args.eval_attack_steps}
-    grid_rows, tables = {}, []
+    grid_rows, tables, warnings = {}, [], []
     targets = [("pipeline", False)] + ([] if args.no_eval_transfer else [("pipeline_transfer", True)])
     for label, transfer in targets:
         evaluator = shapes_world_evaluator(
@@ -356,10 +360,14 @@ def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, s
         tables.append(
             f"**{label}**" + (" (plug-and-play transfer)" if transfer else "") + "\n\n" + results_table(out[label])
         )
+        warnings += uninformative_table_warnings(out[label], label)
+    for warning in warnings:
+        logger.warning(f"Uninformative results table: {warning}.", main_process_only=False)
+    out["warnings"] = warnings
     grid = save_comparison_grid(
         grid_rows, Path(args.output_dir) / "samples.png", title=f"erasing '{concept}': plain vs discrete attack"
     )
-    return out, grid, "\n\n".join(tables)
+    return out, grid, "\n\n".join(tables), warnings
 
 
 def main(args: argparse.Namespace) -> dict:
@@ -404,7 +412,9 @@ def main(args: argparse.Namespace) -> dict:
         path = spec.split("=", 1)[1]
         if not Path(path).is_dir():
             raise ValueError(f"--compare_text_encoders {spec!r}: no such folder {path!r}.")
-        check_text_encoder_fits(CLIPTextConfig.from_pretrained(path), components.unet, components.tokenizer, path)
+        check_text_encoder_fits(
+            CLIPTextConfig.from_pretrained(path), components.unet, components.tokenizer, path, components.text_encoder
+        )
     concept, concept_prompts, retain_prompts = _default_prompts(args, world)
     check_prompts(components.tokenizer, concept_prompts, "concept")
     if args.retain_loss_w > 0:
@@ -450,8 +460,7 @@ def main(args: argparse.Namespace) -> dict:
     text_encoder = components.text_encoder
     original = copy.deepcopy(text_encoder).requires_grad_(False).eval().to(accelerator.device, weight_dtype)
     components.unet.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
-    if components.vae is not None:
-        components.vae.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
+    components.vae.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
     trainable = set_trainable_layers(text_encoder, args.train_method)
     logger.info(f"Training {len(trainable)} text-encoder tensors ({args.train_method}).")
     encoder = SoftPromptTextEncoder(text_encoder).train()
@@ -559,7 +568,8 @@ def main(args: argparse.Namespace) -> dict:
         run_info = {
             "method": args.method,
             "concept": concept,
-            "base_model": args.pretrained_model_name_or_path or f"hf_unlearn shapes world ({args.world_preset})",
+            "base_model": model_path if world is None else world.world_id,
+            "world": None if world is None else {"world_id": world.world_id, "config_hash": world.config_hash},
             "config": config.to_dict(),
             "num_processes": accelerator.num_processes,
             "train_seconds": round(train_seconds, 1),
@@ -567,19 +577,20 @@ def main(args: argparse.Namespace) -> dict:
             "final_logs": history[-1] if history else {},
         }
         (output_dir / "advunlearn_config.json").write_text(json.dumps(run_info, indent=2))
-        sample_grid, table = None, None
+        sample_grid, table, warnings = None, None, []
         if world is not None and args.eval_num_images > 0:
             from transformers import CLIPTextModel
 
-            encoders = {"original": world.load_pipeline().text_encoder}
+            encoders = {"original": CLIPTextModel.from_pretrained(model_path, subfolder="text_encoder")}
             for spec in args.compare_text_encoders:
                 name, path = spec.split("=", 1)
                 encoders[name] = CLIPTextModel.from_pretrained(path)
             encoders[args.method] = CLIPTextModel.from_pretrained(final)
-            results, grid, table = evaluate_shapes(world, concept, encoders, args)
+            results, grid, table, warnings = evaluate_shapes(world, concept, encoders, args)
             results["train_seconds"] = run_info["train_seconds"]
             (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2))
-            (output_dir / "eval_results.md").write_text(table + "\n")
+            notes = "".join(f"\n- Uninformative: {w}." for w in warnings)
+            (output_dir / "eval_results.md").write_text(table + "\n" + notes + ("\n" if notes else ""))
             sample_grid = grid.name
         else:
             log_validation(
@@ -592,11 +603,11 @@ def main(args: argparse.Namespace) -> dict:
                 weight_dtype,
             )
         repo_id = args.hub_model_id or output_dir.name
-        world_label = f"{world.root.name} (shapes world preset {args.world_preset})" if world is not None else None
-        # standard Hub metadata only: the base model (a Hub id; the offline world is named in the card body)
+        # standard Hub metadata: the base model is the Hub id trained from, or the world's recorded id (the world's
+        # folder hash and preset are in the card's text too)
         card_data = {
             "library_name": "transformers",
-            "pipeline_tag": "feature-extraction",
+            "pipeline_tag": "text-to-image",
             "tags": [
                 "hf_unlearn",
                 "unlearning",
@@ -604,10 +615,14 @@ def main(args: argparse.Namespace) -> dict:
                 "concept-erasure",
                 "clip-text-encoder",
                 "stable-diffusion",
+                "stable-diffusion-diffusers",
             ],
         }
-        if args.pretrained_model_name_or_path and not os.path.isdir(args.pretrained_model_name_or_path):
-            card_data["base_model"] = args.pretrained_model_name_or_path
+        if world is not None:
+            card_data["base_model"] = world.world_id
+            card_data["datasets"] = [world.world_id]
+        elif not os.path.isdir(model_path):
+            card_data["base_model"] = model_path
         if results:
             from huggingface_hub import EvalResult
 
@@ -618,7 +633,7 @@ def main(args: argparse.Namespace) -> dict:
                     task_type="text-to-image",
                     task_name=f"Concept erasure ({concept})",
                     dataset_type="shapes-world",
-                    dataset_name=world_label,
+                    dataset_name=world.world_id,
                     metric_type=key,
                     metric_name=key,
                     metric_value=float(main_result[key]),
@@ -631,10 +646,10 @@ def main(args: argparse.Namespace) -> dict:
             card_data,
             model_name=f"{'AdvUnlearn' if args.method == 'advunlearn' else 'ESD'} text encoder: '{concept}' erased",
             repo_id=repo_id,
-            base_model=args.pretrained_model_name_or_path,
-            world=world_label,
+            base_model=model_path,
+            world=world.world_id if world is not None else None,
+            world_hash=world.config_hash if world is not None else None,
             world_preset=args.world_preset,
-            pipeline_class="ShapesPipeline" if world is not None else "StableDiffusionPipeline",
             method=args.method,
             concept=concept,
             concept_prompts=concept_prompts,
@@ -654,6 +669,7 @@ def main(args: argparse.Namespace) -> dict:
             warmup_iter=args.warmup_iter,
             seed=args.seed,
             results_table=table,
+            table_warnings=warnings,
             sample_grid=sample_grid,
         )
         if args.push_to_hub:

@@ -12,7 +12,7 @@ for loading pipelines and sampling, diffusers. Public pieces:
 - training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD);
 - sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
 - evaluation: [`ConceptEvaluator`], [`attack_success_rate`], [`image_statistics_distance`],
-  [`save_comparison_grid`].
+  [`save_comparison_grid`], [`uninformative_table_warnings`].
 
 Example:
     >>> from hf_unlearn.diffusion import esd_loss
@@ -32,6 +32,7 @@ from .evaluation import (
     results_table,
     save_comparison_grid,
     shapes_world_evaluator,
+    uninformative_table_warnings,
 )
 from .losses import denoising_attack_loss, esd_loss, esd_target, retain_loss, soft_attack_loss
 from .sampling import DiffusionComponents, TrajectoryBank, ddim_sample, decode_to_images, load_diffusion_components
@@ -82,4 +83,5 @@ __all__ = [
     "shapes_world_evaluator",
     "soft_attack_loss",
     "tokenize_prompts",
+    "uninformative_table_warnings",
 ]

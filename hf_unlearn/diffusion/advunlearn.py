@@ -124,8 +124,8 @@ class AdvUnlearn:
 
     Example:
         >>> from hf_unlearn.synthetic.shapes import load_shapes_world
-        >>> from hf_unlearn.diffusion import AdvUnlearn, AdvUnlearnConfig
-        >>> pipe = load_shapes_world("test").load_pipeline()  # doctest: +SKIP
+        >>> from hf_unlearn.diffusion import AdvUnlearn, AdvUnlearnConfig, load_diffusion_components
+        >>> pipe = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
         >>> config = AdvUnlearnConfig(["a red circle"], ["a green circle"], warmup_steps=0, attack_steps=2)
         >>> erase = AdvUnlearn(pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config)  # doctest: +SKIP
         >>> loss, logs = erase.compute_loss(step=0)  # doctest: +SKIP

@@ -68,11 +68,23 @@ def image_statistics_distance(images_a: np.ndarray, images_b: np.ndarray) -> flo
 
 
 @torch.no_grad()
-def encode_images(images: np.ndarray, vae=None) -> torch.Tensor:
-    """`(n, H, W, 3)` images in [0, 1] to UNet inputs: VAE latents (scaled), or pixels in [-1, 1] without a VAE."""
+def encode_images(images: np.ndarray, vae) -> torch.Tensor:
+    """`(n, H, W, 3)` images in [0, 1] to UNet inputs: the VAE posterior's mean x `scaling_factor` (as SD encodes).
+
+    Args:
+        images (`np.ndarray`): `(n, H, W, 3)` float images in [0, 1].
+        vae (`AutoencoderKL`): The pipeline's VAE.
+
+    Example:
+        >>> import numpy as np
+        >>> from diffusers import AutoencoderKL
+        >>> from hf_unlearn.diffusion import encode_images
+        >>> vae = AutoencoderKL(block_out_channels=[8, 8], norm_num_groups=4, latent_channels=4,
+        ...                     down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2)
+        >>> tuple(encode_images(np.zeros((2, 16, 16, 3)), vae).shape)
+        (2, 4, 8, 8)
+    """
     x = torch.as_tensor(np.asarray(images, dtype=np.float32)).permute(0, 3, 1, 2) * 2 - 1
-    if vae is None:
-        return x
     return vae.encode(x.to(vae.device, vae.dtype)).latent_dist.mean.float() * vae.config.scaling_factor
 
 
@@ -90,7 +102,7 @@ class ConceptEvaluator:
         is_concept (`Callable[[np.ndarray], np.ndarray]`): `(n, H, W, 3)` images -> `(n,)` bools, "the concept shows".
         retain_correct (`Callable[[np.ndarray, str], np.ndarray]`): `(images, prompt)` -> `(n,)` bools, "the image
             shows what the retain prompt asks for".
-        vae (`AutoencoderKL`, *optional*): The VAE of latent pipelines (`None` in pixel space).
+        vae (`AutoencoderKL`): The pipeline's VAE (images are decoded for the detector, attack targets encoded).
         num_images (`int`, *optional*, defaults to `32`): Images per prompt (seeds are shared across encoders).
         num_inference_steps (`int`, *optional*, defaults to `25`): DDIM steps.
         guidance_scale (`float`, *optional*, defaults to `3.0`): CFG scale.
@@ -117,7 +129,7 @@ class ConceptEvaluator:
         retain_prompts: Sequence[str],
         is_concept: Callable[[np.ndarray], np.ndarray],
         retain_correct: Callable[[np.ndarray, str], np.ndarray],
-        vae=None,
+        vae,
         num_images: int = 32,
         num_inference_steps: int = 25,
         guidance_scale: float = 3.0,
@@ -142,6 +154,7 @@ class ConceptEvaluator:
         size = unet.config.sample_size
         size = size if isinstance(size, int) else size[0]
         self.latent_shape = (unet.config.in_channels, size, size)
+        self.original_config = original_text_encoder.config
         original = SoftPromptTextEncoder(original_text_encoder)
         # Attack targets: original-model images of each concept prompt (showing the concept when possible).
         self.targets = []
@@ -193,7 +206,7 @@ class ConceptEvaluator:
             `dict`: the metrics in `metric_names`, `per_prompt` details, the discrete `adversarial_prompts`, and
             `images` (`{"plain": array, "attacked": array}`, not JSON-serialisable; pop it before saving).
         """
-        check_text_encoder_fits(text_encoder, self.unet, self.tokenizer)
+        check_text_encoder_fits(text_encoder, self.unet, self.tokenizer, pipeline_text_encoder=self.original_config)
         encoder = SoftPromptTextEncoder(text_encoder)
         encoder.eval()
         pre_all, disc_all, soft_all, per_prompt, adversarial_prompts = [], [], [], {}, []
@@ -276,12 +289,17 @@ def shapes_world_evaluator(world, concept: str, transfer: bool = False, **kwargs
             trained against the same frozen original encoder) instead of the main one.
         **kwargs: Other [`ConceptEvaluator`] arguments (`num_images`, attacks, `seed`, ...).
     """
+    from transformers import CLIPTextModel
+
     from ..synthetic.shapes import COLORS, ShapesWorld
+    from .sampling import load_diffusion_components
 
     detector = world.load_detector()
     kind = "color" if concept in COLORS else "shape"
-    pipe = world.load_pipeline(transfer=transfer)
-    original = world.load_pipeline().text_encoder  # the encoder both pipelines were trained against
+    # loaded as any Stable Diffusion 1.x pipeline is (DDIM sampler from the pipeline's scheduler config)
+    pipe = load_diffusion_components(world.transfer_pipeline_path if transfer else world.pipeline_path)
+    # the encoder both pipelines were trained against
+    original = CLIPTextModel.from_pretrained(world.pipeline_path, subfolder="text_encoder")
 
     def is_concept(images):
         return np.array([p == concept for p in detector.predict(images)[kind]])
@@ -302,6 +320,7 @@ def shapes_world_evaluator(world, concept: str, transfer: bool = False, **kwargs
         world.retain_prompts(concept),
         is_concept,
         retain_correct,
+        pipe.vae,
         **kwargs,
     )
 
@@ -317,6 +336,45 @@ def results_table(results: dict[str, dict]) -> str:
             f"{fmt(r['retain_accuracy'])} | {fmt(r['retain_image_distance'])} |"
         )
     return "\n".join(lines)
+
+
+def uninformative_table_warnings(results: dict[str, dict], label: str = "this pipeline") -> list[str]:
+    """Why a [`results_table`] of one pipeline says little, in words (an empty list when nothing stands out).
+
+    Flags: the original encoder never shows the concept (nothing to erase, every rate is 0 by construction); every
+    attack success rate is 0 (the attacks never succeed, so robust and non-robust erasure look alike); every encoder
+    has the same concept rate and ASRs (the table does not separate them).
+
+    Args:
+        results (`dict[str, dict]`): [`ConceptEvaluator.evaluate`] results keyed by encoder name.
+        label (`str`, *optional*, defaults to `"this pipeline"`): How to call the pipeline in the messages.
+
+    Example:
+        >>> from hf_unlearn.diffusion import uninformative_table_warnings
+        >>> r = {"concept_rate": 0.0, "asr_discrete": 0.0, "asr_soft": 0.0}
+        >>> [w.split(":")[0] for w in uninformative_table_warnings({"original": r, "esd": r}, "transfer")]
+        ['the original encoder never shows the concept on transfer', 'every ASR on transfer is 0', 'every encoder scores the same on transfer']
+    """
+    out = []
+    original = results.get("original")
+    if original is not None and original.get("concept_rate") == 0:
+        out.append(
+            f"the original encoder never shows the concept on {label}: there is nothing to erase, so every concept "
+            "rate is 0 by construction (a test-size world renders colours only roughly; use a bigger world)"
+        )
+    asrs = [r.get(k) for r in results.values() for k in ("asr_discrete", "asr_soft") if r.get(k) is not None]
+    if asrs and all(a == 0 for a in asrs):
+        out.append(
+            f"every ASR on {label} is 0: the attacks never succeed (not even on the original), so the table cannot "
+            "tell robust from non-robust erasure"
+        )
+    keys = ("concept_rate", "asr_discrete", "asr_soft")
+    if len(results) > 1 and len({tuple(r.get(k) for k in keys) for r in results.values()}) == 1:
+        out.append(
+            f"every encoder scores the same on {label}: concept rate and ASRs do not separate the encoders (too few "
+            "images, or a world too small to render the concept)"
+        )
+    return out
 
 
 def save_comparison_grid(

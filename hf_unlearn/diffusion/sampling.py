@@ -1,8 +1,9 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
-"""Sampling helpers shared by erasure training and evaluation, for latent (SD 1.x) and pixel-space pipelines.
+"""Sampling helpers shared by erasure training and evaluation, for Stable Diffusion 1.x-family (latent) pipelines.
 
-- [`load_diffusion_components`] loads `tokenizer`, `text_encoder`, `unet`, `scheduler` (and `vae` if the pipeline has
-  one) from a Hub id or a local diffusers folder, checking that the text encoder is CLIP.
+- [`load_diffusion_components`] loads `tokenizer`, `text_encoder`, `unet`, `scheduler` and `vae` from a Hub id (e.g.
+  `CompVis/stable-diffusion-v1-4`) or a local `StableDiffusionPipeline` folder (e.g. the shapes world's), checking
+  that the text encoder is CLIP.
 - [`ddim_sample`] runs classifier-free-guided DDIM from given prompt embeddings, optionally returning the trajectory.
 - [`TrajectoryBank`] holds `(x_t, t)` states from the frozen model's own guided trajectories: ESD and AdvUnlearn draw
   their `x_t` as "partial DDIM sampling with the concept prompt, stopped at a random step"; the bank runs the full
@@ -29,13 +30,13 @@ import torch
 
 @dataclass
 class DiffusionComponents:
-    """The parts of a Stable Diffusion 1.x-style pipeline that concept erasure needs (`vae` is `None` in pixel space)."""
+    """The parts of a Stable Diffusion 1.x-style pipeline that concept erasure needs; the UNet works on VAE latents."""
 
     tokenizer: Any
     text_encoder: Any
     unet: Any
     scheduler: Any
-    vae: Any = None
+    vae: Any
 
     @property
     def latent_shape(self) -> tuple[int, int, int]:
@@ -69,14 +70,22 @@ def load_diffusion_components(
 
     Args:
         pretrained_model_name_or_path (`str`): e.g. `"CompVis/stable-diffusion-v1-4"` or a local diffusers folder
-            (the shapes world's `pipeline/`, which has no `vae`: pixel space).
+            (a `StableDiffusionPipeline` folder such as the shapes world's `pipeline/`).
         revision (`str`, *optional*): Hub revision.
         variant (`str`, *optional*): Weight variant (e.g. `"fp16"`).
         torch_dtype (`torch.dtype`, *optional*): dtype of the frozen `unet`/`vae`.
 
     Raises:
         `TypeError`: if the pipeline's text encoder is not a `CLIPTextModel` (SD 2.x-OpenCLIP projections, T5, ...).
-        `ValueError`: if the folder is not a diffusers pipeline with `tokenizer`, `text_encoder`, `unet`, `scheduler`.
+        `ValueError`: if the folder is not a diffusers pipeline with `tokenizer`, `text_encoder`, `unet`, `scheduler`
+            and `vae`.
+
+    Example:
+        >>> from hf_unlearn.diffusion import load_diffusion_components
+        >>> from hf_unlearn.synthetic.shapes import load_shapes_world
+        >>> components = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
+        >>> components.latent_shape, type(components.vae).__name__  # doctest: +SKIP
+        ((4, 8, 8), 'AutoencoderKL')
     """
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import AutoConfig, CLIPTextModel, CLIPTokenizer
@@ -84,18 +93,20 @@ def load_diffusion_components(
     path = str(pretrained_model_name_or_path)
     index = _read_model_index(path)
     if index is not None:
-        missing = [k for k in ("tokenizer", "text_encoder", "unet", "scheduler") if not index.get(k)]
-        if missing:
-            raise ValueError(
-                f"{path} is not a Stable Diffusion 1.x-style pipeline: model_index.json lacks {missing}. AdvUnlearn "
-                "needs a pipeline with a CLIP `text_encoder`, a `tokenizer`, a `unet` and a `scheduler`."
-            )
-        te_class = index["text_encoder"][1] if isinstance(index["text_encoder"], list) else None
+        te_entry = index.get("text_encoder")
+        te_class = te_entry[1] if isinstance(te_entry, list) else None
         if te_class is not None and te_class != "CLIPTextModel":
             raise TypeError(
                 f"The text encoder of {path} is a {te_class}, not a CLIPTextModel: AdvUnlearn's plug-and-play encoders "
                 "are for Stable Diffusion 1.x-family pipelines (CLIP ViT-L/14). SDXL, SD 2.x-style projections, SD3 "
                 "and Flux are not supported."
+            )
+        missing = [k for k in ("tokenizer", "text_encoder", "unet", "scheduler", "vae") if not index.get(k)]
+        if missing:
+            raise ValueError(
+                f"{path} is not a Stable Diffusion 1.x-style pipeline: model_index.json lacks {missing}. Concept "
+                "erasure needs a pipeline with a CLIP `text_encoder`, a `tokenizer`, a `unet`, a `scheduler` and a "
+                "`vae` (the layout of CompVis/stable-diffusion-v1-4)."
             )
     kwargs = {"revision": revision}
     te_config = AutoConfig.from_pretrained(path, subfolder="text_encoder", **kwargs)
@@ -110,9 +121,7 @@ def load_diffusion_components(
         path, subfolder="unet", variant=variant, torch_dtype=torch_dtype, **kwargs
     )
     scheduler = DDIMScheduler.from_pretrained(path, subfolder="scheduler", **kwargs)
-    vae = None
-    if index is None or index.get("vae"):
-        vae = AutoencoderKL.from_pretrained(path, subfolder="vae", variant=variant, torch_dtype=torch_dtype, **kwargs)
+    vae = AutoencoderKL.from_pretrained(path, subfolder="vae", variant=variant, torch_dtype=torch_dtype, **kwargs)
     return DiffusionComponents(tokenizer, text_encoder, unet, scheduler, vae)
 
 
@@ -166,11 +175,23 @@ def ddim_sample(
 
 
 @torch.no_grad()
-def decode_to_images(latents: torch.Tensor, vae=None) -> np.ndarray:
-    """`(n, H, W, 3)` float images in [0, 1]: through the VAE if there is one, else the latents are pixels."""
-    if vae is not None:
-        latents = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor).sample
-    return (latents.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
+def decode_to_images(latents: torch.Tensor, vae) -> np.ndarray:
+    """`(n, H, W, 3)` float images in [0, 1] from UNet latents, as `StableDiffusionPipeline` decodes them.
+
+    Args:
+        latents (`torch.Tensor`): `(n, C, h, w)` latents in the UNet's scale (VAE latents x `scaling_factor`).
+        vae (`AutoencoderKL`): The pipeline's VAE.
+
+    Example:
+        >>> import torch
+        >>> from diffusers import AutoencoderKL
+        >>> from hf_unlearn.diffusion import decode_to_images
+        >>> vae = AutoencoderKL(block_out_channels=[8], norm_num_groups=4, latent_channels=4)
+        >>> decode_to_images(torch.zeros(2, 4, 8, 8), vae).shape
+        (2, 8, 8, 3)
+    """
+    pixels = vae.decode(latents.to(vae.device, vae.dtype) / vae.config.scaling_factor).sample
+    return (pixels.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
 class TrajectoryBank:

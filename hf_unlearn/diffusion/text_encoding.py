@@ -47,17 +47,54 @@ def check_clip_text_encoder(text_encoder: nn.Module, name: str = "text_encoder")
         )
 
 
-def check_text_encoder_fits(text_encoder_config: Any, unet_config: Any, tokenizer: Any, name: str = "text_encoder"):
-    """Raises a `ValueError` unless a CLIP text encoder fits a pipeline's UNet and tokenizer.
+#: Key of the `CLIPTextConfig` attribute in which an offline world records itself (`{"world_id", "config_hash"}`):
+#: the world's own text encoder carries it, and so does every encoder trained from it (`save_pretrained` keeps it).
+WORLD_CONFIG_KEY = "hf_unlearn_world"
+
+
+def text_encoder_world(text_encoder_config: Any) -> dict[str, str] | None:
+    """The offline world a text encoder (or its config) comes from (`{"world_id", "config_hash"}`), or `None`.
+
+    Example:
+        >>> from transformers import CLIPTextConfig
+        >>> from hf_unlearn.diffusion.text_encoding import text_encoder_world
+        >>> text_encoder_world(CLIPTextConfig(hf_unlearn_world={"world_id": "shapes-0a1b", "config_hash": "0a1b"}))
+        {'world_id': 'shapes-0a1b', 'config_hash': '0a1b'}
+        >>> text_encoder_world(CLIPTextConfig()) is None
+        True
+    """
+    config = getattr(text_encoder_config, "config", text_encoder_config)
+    world = getattr(config, WORLD_CONFIG_KEY, None)
+    return dict(world) if isinstance(world, dict) else None
+
+
+def _world_name(world: dict[str, str] | None) -> str:
+    if world is None:
+        return "no hf_unlearn world (e.g. a Hub model)"
+    return f"world {world.get('world_id')} (config hash {world.get('config_hash')})"
+
+
+def check_text_encoder_fits(
+    text_encoder_config: Any,
+    unet_config: Any,
+    tokenizer: Any,
+    name: str = "text_encoder",
+    pipeline_text_encoder: Any = None,
+):
+    """Raises a `ValueError` unless a CLIP text encoder fits a pipeline's UNet and tokenizer (and its world).
 
     An encoder trained for another pipeline (e.g. another shapes world, or SD 2.x) otherwise fails deep inside the
-    UNet's cross-attention with a bare shape mismatch, or indexes past its embedding table.
+    UNet's cross-attention with a bare shape mismatch, indexes past its embedding table, or, worse, runs silently with
+    a UNet that never saw its embeddings. With `pipeline_text_encoder` (the pipeline's own encoder or its config), an
+    encoder whose recorded world ([`text_encoder_world`]) differs from the pipeline's is refused too, and every
+    message names both worlds.
 
     Args:
         text_encoder_config (`CLIPTextConfig` or `CLIPTextModel`): The encoder (or its config).
         unet_config (`UNet2DConditionModel` or its config): The pipeline's UNet.
         tokenizer (`CLIPTokenizer`): The pipeline's tokenizer.
         name (`str`, *optional*, defaults to `"text_encoder"`): How to call the encoder in the error (e.g. a path).
+        pipeline_text_encoder (`CLIPTextModel` or `CLIPTextConfig`, *optional*): The pipeline's own text encoder.
 
     Example:
         >>> from types import SimpleNamespace as NS
@@ -75,26 +112,33 @@ def check_text_encoder_fits(text_encoder_config: Any, unet_config: Any, tokenize
     unet = getattr(unet_config, "config", unet_config)
     cross = getattr(unet, "cross_attention_dim", None)
     cross = cross[0] if isinstance(cross, (list, tuple)) else cross
+    own_world = text_encoder_world(te)
+    pipeline_world = text_encoder_world(pipeline_text_encoder) if pipeline_text_encoder is not None else None
+    worlds = ""
+    if own_world is not None or pipeline_world is not None:
+        worlds = f" It was trained on {_world_name(own_world)}; this pipeline is {_world_name(pipeline_world)}."
     fix = (
         "It was trained for another pipeline (another world or base model): load it with the pipeline it was "
         "trained from (its model card names it), or retrain it on this one."
     )
+    if pipeline_text_encoder is not None and own_world != pipeline_world and None not in (own_world, pipeline_world):
+        raise ValueError(f"{name} was trained on another world than this pipeline's.{worlds} {fix}")
     if cross is not None and te.hidden_size != cross:
         raise ValueError(
             f"{name} does not fit this pipeline: its hidden size is {te.hidden_size} but the UNet's "
-            f"cross_attention_dim is {cross}. {fix}"
+            f"cross_attention_dim is {cross}.{worlds} {fix}"
         )
     vocab = len(tokenizer) if hasattr(tokenizer, "__len__") else None
     if vocab is not None and te.vocab_size < vocab:
         raise ValueError(
             f"{name} does not fit this pipeline: its vocabulary has {te.vocab_size} tokens but the tokenizer has "
-            f"{vocab}. {fix}"
+            f"{vocab}.{worlds} {fix}"
         )
     length = getattr(tokenizer, "model_max_length", None)
     if length is not None and length < 10**6 and te.max_position_embeddings < length:
         raise ValueError(
             f"{name} does not fit this pipeline: it takes {te.max_position_embeddings} positions but the tokenizer "
-            f"pads prompts to {length}. {fix}"
+            f"pads prompts to {length}.{worlds} {fix}"
         )
 
 

@@ -1,22 +1,27 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
-"""The shapes world: a tiny, offline text-to-image diffusion model for concept-erasure experiments.
+"""The shapes world: a tiny, offline text-to-image diffusion model in Stable Diffusion v1's exact layout.
 
 Captions such as `"a red circle"` or `"a photo of a crimson triangle"` describe small synthetic images (a coloured
-circle, square or triangle on a dark background). The world trains, from scratch and offline:
+circle, square or triangle on a dark background). The world trains, from scratch and offline, the components of a
+Stable Diffusion v1 pipeline at toy size:
 
 - a `CLIPTokenizer` (a BPE with `end_of_word_suffix="</w>"`, as CLIP's) and a tiny `CLIPTextModel`,
-- a pixel-space `UNet2DConditionModel` conditioned on the encoder's last hidden states (as Stable Diffusion 1.x),
-  predicting the clean image, with 10% caption dropout for classifier-free guidance: first trained jointly with the
-  encoder (which thereby learns the world's words, our stand-in for CLIP pretraining), then on against the frozen
-  encoder,
-- a second "transfer" UNet trained with another seed against the *frozen* first encoder (as SD v1.5 and community
-  fine-tunes share SD v1.4's frozen CLIP encoder), for plug-and-play tests of erased encoders,
+- a tiny `AutoencoderKL` (the VAE) trained to reconstruct the world's images; its `scaling_factor` (1 / the standard
+  deviation of its latents, as SD's 0.18215) is written into its config,
+- a latent `UNet2DConditionModel` conditioned on the encoder's last hidden states, trained on VAE latents ×
+  `scaling_factor` with SD's noise schedule (v-prediction by default), with 10% caption dropout for classifier-free
+  guidance: first trained jointly with the encoder (which thereby learns the world's words, our stand-in for CLIP
+  pretraining), then on against the frozen encoder,
+- a second "transfer" UNet trained with another seed against the *frozen* first encoder and the same VAE (as SD v1.5
+  and community fine-tunes share SD v1.4's frozen CLIP encoder and VAE), for plug-and-play tests of erased encoders,
 - a concept detector: a pixel statistic for colours and a small CNN for shapes.
 
-Both pipelines are saved as diffusers folders (`model_index.json`, `unet/`, `text_encoder/`, `tokenizer/`,
-`scheduler/`) loadable with [`ShapesPipeline.from_pretrained`]; the text encoder and tokenizer load with
-`CLIPTextModel.from_pretrained(path, subfolder="text_encoder")` exactly as Stable Diffusion's do. Everything is
-deterministic from the preset's seed and cached with [`~hf_unlearn.synthetic.cache.cached_build`].
+Both pipelines are saved as `StableDiffusionPipeline` folders (`model_index.json`, `vae/`, `unet/`, `text_encoder/`,
+`tokenizer/`, `scheduler/` with SD v1's `PNDMScheduler` config; `safety_checker` and `feature_extractor` null with
+`requires_safety_checker: false`), so `StableDiffusionPipeline.from_pretrained(path)`,
+`DiffusionPipeline.from_pretrained(path)` and `CLIPTextModel.from_pretrained(path, subfolder="text_encoder")` load them
+exactly as they load `CompVis/stable-diffusion-v1-4`. Everything is deterministic from the preset's seed and cached
+with [`~hf_unlearn.synthetic.cache.cached_build`].
 
 Example:
     >>> from hf_unlearn.synthetic.shapes import caption, render_shapes
@@ -38,11 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from .cache import cached_build
+from .cache import cached_build, config_hash
 
 
 WORLD_NAME = "shapes"
-WORLD_VERSION = 1
+# 3: Stable Diffusion v1 layout (VAE + latent UNet on SD's noise schedule, PNDM scheduler config with `clip_sample:
+# false`); 2: the same without `clip_sample` in the scheduler config (DDIM loaded from it clipped latents); 1: pixels.
+WORLD_VERSION = 3
 
 COLORS: dict[str, tuple[float, float, float]] = {
     "red": (0.92, 0.12, 0.12),
@@ -114,28 +121,32 @@ FILLER_WORDS: list[str] = [
 ]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Tiny, for the test suite: about a minute on one busy core; renders colours only roughly.
+    # Tiny, for the test suite (see world.json's build_seconds); renders colours only roughly.
     "test": {
         "block_out_channels": [8, 16],
+        "vae_block_out_channels": [8, 16],
         "text_hidden_size": 16,
         "text_layers": 1,
-        "encoder_steps": 100,
-        "train_steps": 100,
+        "vae_steps": 300,
+        "encoder_steps": 300,
+        "train_steps": 300,
         "batch_size": 16,
-        "transfer_train_steps": 100,
+        "transfer_train_steps": 300,
         "detector_steps": 60,
         "num_inference_steps": 10,
         "samples_per_prompt": 2,
     },
-    # The demo world: renders the prompted colour and shape (see world.json's detector accuracy on samples).
+    # The demo world: renders the prompted colour (see world.json's detector accuracy on samples).
     "default": {
         "block_out_channels": [16, 32],
+        "vae_block_out_channels": [8, 16],
         "text_hidden_size": 32,
         "text_layers": 2,
-        "encoder_steps": 500,
-        "train_steps": 700,
+        "vae_steps": 300,
+        "encoder_steps": 400,
+        "train_steps": 500,
         "batch_size": 32,
-        "transfer_train_steps": 800,
+        "transfer_train_steps": 500,
         "detector_steps": 300,
         "num_inference_steps": 25,
         "samples_per_prompt": 32,
@@ -150,56 +161,84 @@ class ShapesWorldConfig:
     Args:
         image_size (`int`, *optional*, defaults to `16`): Side of the square RGB images.
         block_out_channels (`list[int]`, *optional*, defaults to `[16, 32]`): UNet channel widths.
+        vae_block_out_channels (`list[int]`, *optional*, defaults to `[8, 16]`): VAE channel widths; the VAE
+            downsamples `len - 1` times (SD v1: 4 blocks, 8x; here 2 blocks, 2x: 16x16 images, 8x8 latents).
+        latent_channels (`int`, *optional*, defaults to `4`): Channels of the VAE latents (SD v1: 4).
+        vae_steps (`int`, *optional*, defaults to `300`): Steps of the VAE's reconstruction training.
+        vae_kl_weight (`float`, *optional*, defaults to `1e-6`): Weight of the VAE's KL term (SD v1's value).
         text_hidden_size (`int`, *optional*, defaults to `32`): Width of the CLIP text encoder (= the UNet's
             cross-attention dimension).
         text_layers (`int`, *optional*, defaults to `2`): Number of CLIP encoder layers.
         max_length (`int`, *optional*, defaults to `16`): Tokenizer `model_max_length` (room for attack tokens).
-        encoder_steps (`int`, *optional*, defaults to `500`): Steps of the joint UNet + encoder training that teaches
+        encoder_steps (`int`, *optional*, defaults to `400`): Steps of the joint UNet + encoder training that teaches
             the CLIP encoder the world's words (our stand-in for CLIP pretraining); the encoder is frozen after it.
-        train_steps (`int`, *optional*, defaults to `700`): Further steps of the main UNet against the frozen encoder.
+        train_steps (`int`, *optional*, defaults to `500`): Further steps of the main UNet against the frozen encoder.
         batch_size (`int`, *optional*, defaults to `32`): Training batch size.
-        learning_rate (`float`, *optional*, defaults to `1e-3`): AdamW learning rate (cosine decay, 100 warmup).
+        learning_rate (`float`, *optional*, defaults to `2e-3`): AdamW learning rate of the VAE, the UNets and the
+            encoder (cosine decay, up to 100 warmup steps).
         caption_dropout (`float`, *optional*, defaults to `0.1`): Probability of an empty caption (for CFG).
         synonym_prob (`float`, *optional*, defaults to `0.25`): Probability that a caption uses a colour synonym.
-        transfer_train_steps (`int`, *optional*, defaults to `800`): Steps of the second UNet (frozen encoder).
+        transfer_train_steps (`int`, *optional*, defaults to `500`): Steps of the second UNet (frozen encoder).
         detector_steps (`int`, *optional*, defaults to `300`): Steps of the shape classifier's training.
-        num_inference_steps (`int`, *optional*, defaults to `25`): DDIM steps used by the world's evaluation.
+        num_inference_steps (`int`, *optional*, defaults to `25`): Sampling steps used by the world's evaluation.
         samples_per_prompt (`int`, *optional*, defaults to `32`): Samples per prompt of the build's accuracy check.
         guidance_scale (`float`, *optional*, defaults to `5.0`): CFG scale used by the world's evaluation.
-        prediction_type (`str`, *optional*, defaults to `"sample"`): What the UNet predicts: `"sample"` (the clean
-            image; learns these flat images several times faster than `"epsilon"` at this size) or `"epsilon"` (as
-            SD 1.x). ESD/AdvUnlearn work on either (for a fixed `x_t` the two are affine in each other).
+        prediction_type (`str`, *optional*, defaults to `"v_prediction"`): What the UNet predicts (the scheduler
+            config's `prediction_type`): `"v_prediction"` (as SD 2.x-v) or `"epsilon"` (as SD v1); both sample with SD
+            v1's PNDM and DDIM schedulers. At this size epsilon prediction learns the colours far more slowly (test
+            preset, 300 + 300 steps: sample colour accuracy 0.31 with epsilon, 1.0 with v), because at SD's high noise
+            levels the epsilon target barely depends on the caption. ESD/AdvUnlearn work on either (for a fixed `x_t`
+            the two are affine in each other).
         seed (`int`, *optional*, defaults to `0`): Seed of the main pipeline and the detector.
         transfer_seed (`int`, *optional*, defaults to `1`): Seed of the transfer UNet.
     """
 
     image_size: int = 16
     block_out_channels: list[int] = field(default_factory=lambda: [16, 32])
+    vae_block_out_channels: list[int] = field(default_factory=lambda: [8, 16])
+    latent_channels: int = 4
+    vae_steps: int = 300
+    vae_kl_weight: float = 1e-6
     text_hidden_size: int = 32
     text_layers: int = 2
     max_length: int = 16
-    encoder_steps: int = 500
-    train_steps: int = 700
+    encoder_steps: int = 400
+    train_steps: int = 500
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     caption_dropout: float = 0.1
     synonym_prob: float = 0.25
-    transfer_train_steps: int = 800
+    transfer_train_steps: int = 500
     detector_steps: int = 300
     num_inference_steps: int = 25
     samples_per_prompt: int = 32
     guidance_scale: float = 5.0
-    prediction_type: str = "sample"
+    prediction_type: str = "v_prediction"
     seed: int = 0
     transfer_seed: int = 1
 
     def __post_init__(self) -> None:
-        if self.image_size < 8 or self.image_size % 4:
-            raise ValueError(f"image_size must be a multiple of 4 and >= 8, got {self.image_size}.")
-        if min(self.encoder_steps, self.train_steps, self.transfer_train_steps, self.detector_steps) < 1:
-            raise ValueError("encoder_steps, train_steps, transfer_train_steps and detector_steps must be >= 1.")
+        if self.image_size < 8 or self.image_size % 8:
+            raise ValueError(
+                f"image_size must be a multiple of 8 (StableDiffusionPipeline's requirement), got {self.image_size}."
+            )
+        steps = (self.vae_steps, self.encoder_steps, self.train_steps, self.transfer_train_steps, self.detector_steps)
+        if min(steps) < 1:
+            raise ValueError(
+                "vae_steps, encoder_steps, train_steps, transfer_train_steps and detector_steps must be >= 1."
+            )
+        if self.prediction_type not in ("epsilon", "v_prediction"):
+            raise ValueError(
+                f"prediction_type must be 'epsilon' or 'v_prediction' (what SD v1's PNDM scheduler samples), got "
+                f"{self.prediction_type!r}."
+            )
         if not 0.0 <= self.caption_dropout < 1.0:
             raise ValueError(f"caption_dropout must be in [0, 1), got {self.caption_dropout}.")
+
+    @property
+    def latent_size(self) -> int:
+        """Side of the VAE latents (and of the UNet's input): `image_size / 2 ** (len(vae_block_out_channels) - 1)`."""
+        return self.image_size // 2 ** (len(self.vae_block_out_channels) - 1)
 
     @classmethod
     def from_preset(cls, preset: str = "default", **overrides: Any) -> ShapesWorldConfig:
@@ -354,9 +393,9 @@ def _make_unet(config: ShapesWorldConfig):
 
     channels = tuple(config.block_out_channels)
     return UNet2DConditionModel(
-        sample_size=config.image_size,
-        in_channels=3,
-        out_channels=3,
+        sample_size=config.latent_size,
+        in_channels=config.latent_channels,
+        out_channels=config.latent_channels,
         block_out_channels=channels,
         layers_per_block=1,
         down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (len(channels) - 1),
@@ -367,105 +406,39 @@ def _make_unet(config: ShapesWorldConfig):
     )
 
 
+def _make_vae(config: ShapesWorldConfig):
+    from diffusers import AutoencoderKL
+
+    channels = tuple(config.vae_block_out_channels)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * len(channels),
+        up_block_types=("UpDecoderBlock2D",) * len(channels),
+        block_out_channels=channels,
+        layers_per_block=1,
+        latent_channels=config.latent_channels,
+        norm_num_groups=8,
+        sample_size=config.image_size,
+    )
+
+
 def _make_schedulers(prediction_type: str = "epsilon"):
-    from diffusers import DDIMScheduler, DDPMScheduler
+    """The training noise schedule and the pipeline's sampler, with Stable Diffusion v1's schedule and config keys."""
+    from diffusers import DDPMScheduler, PNDMScheduler
 
     kwargs = {
         "num_train_timesteps": 1000,
-        "beta_schedule": "squaredcos_cap_v2",
-        "clip_sample": True,
+        "beta_start": 0.00085,
+        "beta_end": 0.012,
+        "beta_schedule": "scaled_linear",
         "prediction_type": prediction_type,
     }
-    return DDPMScheduler(**kwargs), DDIMScheduler(**kwargs, set_alpha_to_one=False)
-
-
-def _pipeline_class():
-    from diffusers import DiffusionPipeline
-    from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
-
-    class ShapesPipeline(DiffusionPipeline):
-        r"""A pixel-space text-to-image pipeline with Stable Diffusion 1.x's components minus the VAE.
-
-        Components: `unet` (`UNet2DConditionModel` on RGB pixels in [-1, 1]), `text_encoder` (`CLIPTextModel`),
-        `tokenizer` (`CLIPTokenizer`) and `scheduler` (DDIM). The text encoder is swappable exactly as in
-        `StableDiffusionPipeline`: `ShapesPipeline.from_pretrained(path, text_encoder=erased_encoder)`.
-
-        Example:
-            >>> from hf_unlearn.synthetic.shapes import load_shapes_world
-            >>> world = load_shapes_world("test")  # doctest: +SKIP
-            >>> pipe = world.load_pipeline()  # doctest: +SKIP
-            >>> pipe(["a red circle"], num_inference_steps=10, output_type="np").images.shape  # doctest: +SKIP
-            (1, 16, 16, 3)
-        """
-
-        model_cpu_offload_seq = "text_encoder->unet"
-
-        def __init__(self, unet, text_encoder, tokenizer, scheduler):
-            super().__init__()
-            self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler)
-
-        def encode_prompt(self, prompts: list[str]):
-            import torch
-
-            ids = self.tokenizer(
-                prompts,
-                padding="max_length",
-                max_length=self.tokenizer.model_max_length,
-                truncation=True,
-                return_tensors="pt",
-            ).input_ids.to(self.device)
-            with torch.no_grad():
-                return self.text_encoder(ids).last_hidden_state
-
-        def __call__(
-            self,
-            prompt: str | list[str] | None = None,
-            num_inference_steps: int = 25,
-            guidance_scale: float = 5.0,
-            generator=None,
-            prompt_embeds=None,
-            negative_prompt_embeds=None,
-            output_type: str = "pil",
-        ):
-            import torch
-
-            if prompt_embeds is None:
-                if prompt is None:
-                    raise ValueError("Pass `prompt` or `prompt_embeds`.")
-                prompt_embeds = self.encode_prompt([prompt] if isinstance(prompt, str) else list(prompt))
-            n = prompt_embeds.shape[0]
-            if negative_prompt_embeds is None:
-                negative_prompt_embeds = self.encode_prompt([""]).expand(n, -1, -1)
-            size = self.unet.config.sample_size
-            x = torch.randn((n, 3, size, size), generator=generator, device="cpu").to(self.device)
-            self.scheduler.set_timesteps(num_inference_steps)
-            cond = torch.cat([negative_prompt_embeds, prompt_embeds])
-            with torch.no_grad():
-                for t in self.progress_bar(self.scheduler.timesteps):
-                    eps_u, eps_c = self.unet(torch.cat([x, x]), t, cond).sample.chunk(2)
-                    eps = eps_u + guidance_scale * (eps_c - eps_u)
-                    x = self.scheduler.step(eps, t, x).prev_sample
-            images = (x / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().float().numpy()
-            if output_type == "pil":
-                images = self.numpy_to_pil(images)
-            return ImagePipelineOutput(images=images)
-
-    ShapesPipeline.__module__ = __name__
-    return ShapesPipeline
-
-
-_PIPELINE_CLASS = None
-
-
-def __getattr__(name: str) -> Any:
-    # `ShapesPipeline` subclasses a diffusers class: build it on first use so that importing this module does not
-    # import diffusers.
-    global _PIPELINE_CLASS
-    if name == "ShapesPipeline":
-        if _PIPELINE_CLASS is None:
-            _PIPELINE_CLASS = _pipeline_class()
-        return _PIPELINE_CLASS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    sampler = PNDMScheduler(**kwargs, skip_prk_steps=True, set_alpha_to_one=False, steps_offset=1)
+    # as SD v1's scheduler_config.json: `clip_sample: false` for the DDIM/DDPM samplers loaded from this config (their
+    # default clips x_0 to [-1, 1], wrong for latents; StableDiffusionPipeline patches a config without the key)
+    sampler.register_to_config(clip_sample=False)
+    return DDPMScheduler(**kwargs, clip_sample=False), sampler
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -608,7 +581,53 @@ class ConceptDetector:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _train_unet(unet, text_encoder, tokenizer, config: ShapesWorldConfig, steps: int, seed: int, train_encoder: bool):
+def _cosine_with_warmup(optimizer, steps: int):
+    import torch
+
+    warmup = min(100, steps // 10 + 1)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    )
+
+
+def _train_vae(vae, config: ShapesWorldConfig) -> float:
+    """Trains the VAE to reconstruct rendered images (MSE + `vae_kl_weight` x KL); returns the final loss."""
+    import torch
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed + 500)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    schedule = _cosine_with_warmup(optimizer, config.vae_steps)
+    vae.train()
+    losses = []
+    progress = tqdm(range(config.vae_steps), desc="shapes world: VAE", mininterval=5)
+    for _ in progress:
+        images, _ = sample_training_batch(rng, config.batch_size, config)
+        x = torch.as_tensor(images) * 2 - 1
+        posterior = vae.encode(x).latent_dist
+        reconstruction = torch.nn.functional.mse_loss(vae.decode(posterior.sample()).sample, x)
+        loss = reconstruction + config.vae_kl_weight * posterior.kl().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        losses.append(reconstruction.item())
+        progress.set_postfix(mse=f"{losses[-1]:.4f}", refresh=False)
+    vae.eval().requires_grad_(False)
+    # SD v1's scaling_factor (0.18215) is 1 / the standard deviation of its latents: measured the same way here.
+    with torch.no_grad():
+        probe, _ = sample_training_batch(np.random.default_rng(config.seed + 501), 512, config)
+        latents = vae.encode(torch.as_tensor(probe) * 2 - 1).latent_dist.sample()
+    vae.register_to_config(scaling_factor=float(1.0 / latents.std()))
+    return float(np.mean(losses[-50:]))
+
+
+def _train_unet(
+    unet, text_encoder, tokenizer, vae, config: ShapesWorldConfig, steps: int, seed: int, train_encoder: bool
+) -> float:
+    """Trains the UNet as Stable Diffusion's: on VAE latents x `scaling_factor`, SD's noise schedule; final loss."""
     import torch
     from tqdm.auto import tqdm
 
@@ -618,72 +637,118 @@ def _train_unet(unet, text_encoder, tokenizer, config: ShapesWorldConfig, steps:
     params = list(unet.parameters()) + (list(text_encoder.parameters()) if train_encoder else [])
     text_encoder.requires_grad_(train_encoder)
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    warmup = min(100, steps // 10 + 1)
-    lr_lambda = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))  # noqa: E731
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    schedule = _cosine_with_warmup(optimizer, steps)
     unet.train()
     text_encoder.train(train_encoder)
     losses = []
-    for _ in tqdm(range(steps), desc=f"shapes world: UNet (seed {seed})", mininterval=5):
+    progress = tqdm(range(steps), desc=f"shapes world: UNet (seed {seed})", mininterval=5)
+    for _ in progress:
         images, captions = sample_training_batch(rng, config.batch_size, config)
-        x0 = torch.as_tensor(images) * 2 - 1
+        with torch.no_grad():
+            pixels = torch.as_tensor(images) * 2 - 1
+            latents = vae.encode(pixels).latent_dist.sample() * vae.config.scaling_factor
         ids = tokenizer(
             captions, padding="max_length", max_length=config.max_length, truncation=True, return_tensors="pt"
         ).input_ids
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (x0.shape[0],))
-        xt = noise_scheduler.add_noise(x0, noise, t)
+        noise = torch.randn_like(latents)
+        t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (latents.shape[0],))
+        noisy = noise_scheduler.add_noise(latents, noise, t)
         if train_encoder:
             cond = text_encoder(ids).last_hidden_state
         else:
             with torch.no_grad():
                 cond = text_encoder(ids).last_hidden_state
-        target = noise if config.prediction_type == "epsilon" else x0
-        loss = torch.nn.functional.mse_loss(unet(xt, t, cond).sample, target)
+        if config.prediction_type == "epsilon":
+            target = noise
+        else:
+            target = noise_scheduler.get_velocity(latents, noise, t)
+        loss = torch.nn.functional.mse_loss(unet(noisy, t, cond).sample, target)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
+        progress.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     unet.eval()
     text_encoder.eval()
     text_encoder.requires_grad_(False)
     return float(np.mean(losses[-50:]))
 
 
+def _world_key(config: ShapesWorldConfig) -> dict[str, Any]:
+    return {"version": WORLD_VERSION, **asdict(config)}
+
+
+def _save_pipeline(path: Path, vae, text_encoder, tokenizer, unet, scheduler):
+    """Saves a `StableDiffusionPipeline` folder (SD v1's components; no safety checker) and returns the pipeline."""
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(path, safe_serialization=True)
+    return pipe
+
+
 def build_shapes_world(output_dir: str | os.PathLike, config: ShapesWorldConfig) -> dict[str, Any]:
     """Trains and writes the shapes world into `output_dir` (use [`load_shapes_world`] for the cached version).
 
-    Writes `pipeline/` and `pipeline_transfer/` (diffusers folders), `detector/` and `world.json` (the config, the
-    concept lists and the measured detector accuracy on each pipeline's samples).
+    Writes `pipeline/` and `pipeline_transfer/` (`StableDiffusionPipeline` folders sharing one VAE and one text
+    encoder), `detector/` and `world.json` (the world's id and config hash, the config, the concept lists, the VAE's
+    reconstruction error and the measured detector accuracy on each pipeline's samples).
     """
     import torch
 
+    from ..diffusion.text_encoding import WORLD_CONFIG_KEY
+
     output_dir = Path(output_dir)
     start = time.time()
+    seconds = {}
+    world_hash = config_hash(_world_key(config))
+    world_record = {"world_id": f"{WORLD_NAME}-{world_hash}", "config_hash": world_hash}
     tokenizer = build_tokenizer(config.max_length)
     torch.manual_seed(config.seed)
     text_encoder = _make_text_encoder(config, tokenizer)
+    # the encoder records its world: every encoder trained from it keeps the record, and loading one into another
+    # world's pipeline fails with both worlds named (`check_text_encoder_fits`)
+    setattr(text_encoder.config, WORLD_CONFIG_KEY, world_record)
+    vae = _make_vae(config)
     unet = _make_unet(config)
     _, sampler = _make_schedulers(config.prediction_type)
-    # 1) Teach the encoder the world's words jointly with the UNet (as CLIP is pretrained elsewhere), then freeze it.
-    _train_unet(unet, text_encoder, tokenizer, config, config.encoder_steps, config.seed, train_encoder=True)
-    # 2) Train the main UNet on against the frozen encoder (joint training alone leaves colours confused).
+    # 1) The VAE, on the world's images (SD v1's VAE was trained before, and independently of, its UNet).
+    vae_mse = _train_vae(vae, config)
+    seconds["vae"] = round(time.time() - start, 1)
+    # 2) Teach the encoder the world's words jointly with the UNet (as CLIP is pretrained elsewhere), then freeze it.
+    _train_unet(unet, text_encoder, tokenizer, vae, config, config.encoder_steps, config.seed, train_encoder=True)
+    # 3) Train the main UNet on against the frozen encoder (joint training alone leaves colours confused).
     loss = _train_unet(
-        unet, text_encoder, tokenizer, config, config.train_steps, config.seed + 1000, train_encoder=False
+        unet, text_encoder, tokenizer, vae, config, config.train_steps, config.seed + 1000, train_encoder=False
     )
-    pipeline_cls = __getattr__("ShapesPipeline")
-    pipe = pipeline_cls(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=sampler)
-    pipe.save_pretrained(output_dir / "pipeline", safe_serialization=True)
+    seconds["pipeline"] = round(time.time() - start - seconds["vae"], 1)
+    pipe = _save_pipeline(output_dir / "pipeline", vae, text_encoder, tokenizer, unet, sampler)
 
     torch.manual_seed(config.transfer_seed)
     unet2 = _make_unet(config)
     loss2 = _train_unet(
-        unet2, text_encoder, tokenizer, config, config.transfer_train_steps, config.transfer_seed, train_encoder=False
+        unet2,
+        text_encoder,
+        tokenizer,
+        vae,
+        config,
+        config.transfer_train_steps,
+        config.transfer_seed,
+        train_encoder=False,
     )
-    pipe2 = pipeline_cls(unet=unet2, text_encoder=text_encoder, tokenizer=tokenizer, scheduler=sampler)
-    pipe2.save_pretrained(output_dir / "pipeline_transfer", safe_serialization=True)
+    pipe2 = _save_pipeline(output_dir / "pipeline_transfer", vae, text_encoder, tokenizer, unet2, sampler)
+    seconds["pipeline_transfer"] = round(time.time() - start - seconds["vae"] - seconds["pipeline"], 1)
 
     detector = ConceptDetector.train(config.detector_steps, seed=config.seed, image_size=config.image_size)
     detector.save_pretrained(output_dir / "detector")
@@ -698,6 +763,11 @@ def build_shapes_world(output_dir: str | os.PathLike, config: ShapesWorldConfig)
         "color": float(np.mean([p == c for p, c in zip(truth["color"], [c for c in COLORS for _ in SHAPES] * 20)])),
         "shape": float(np.mean([p == s for p, s in zip(truth["shape"], SHAPES * len(COLORS) * 20)])),
     }
+    with torch.no_grad():  # the detector on VAE reconstructions: what the VAE alone loses
+        pixels = torch.as_tensor(probe) * 2 - 1
+        decoded = vae.decode(vae.encode(pixels).latent_dist.mode()).sample
+        reconstructed = (decoded / 2 + 0.5).clamp(0, 1).numpy()
+    recon = detector.predict(reconstructed)
     world = ShapesWorld(output_dir)
     sample_acc = {
         "pipeline": world.sample_accuracy(pipe, detector, config.samples_per_prompt, seed=config.seed, config=config),
@@ -706,17 +776,28 @@ def build_shapes_world(output_dir: str | os.PathLike, config: ShapesWorldConfig)
     info = {
         "name": WORLD_NAME,
         "version": WORLD_VERSION,
+        **world_record,
         "config": asdict(config),
         "colors": list(COLORS),
         "color_synonyms": COLOR_SYNONYMS,
         "shapes": SHAPES,
+        "vae": {
+            "scaling_factor": vae.config.scaling_factor,
+            "reconstruction_mse": float(np.mean((reconstructed - probe) ** 2)),
+            "final_train_mse": vae_mse,
+            "detector_color_accuracy_on_reconstructions": float(
+                np.mean([p == c for p, c in zip(recon["color"], [c for c in COLORS for _ in SHAPES] * 20)])
+            ),
+        },
         "final_train_loss": {"pipeline": loss, "pipeline_transfer": loss2},
         "detector_accuracy_on_rendered_images": detector_acc,
         "detector_accuracy_on_samples": sample_acc,
         "num_parameters": {
+            "vae": sum(p.numel() for p in vae.parameters()),
             "unet": sum(p.numel() for p in unet.parameters()),
             "text_encoder": sum(p.numel() for p in text_encoder.parameters()),
         },
+        "train_seconds": seconds,
         "build_seconds": round(time.time() - start, 1),
     }
     (output_dir / "world.json").write_text(json.dumps(info, indent=2))
@@ -758,9 +839,22 @@ class ShapesWorld:
     def config(self) -> ShapesWorldConfig:
         return ShapesWorldConfig(**self.info["config"])
 
+    @property
+    def world_id(self) -> str:
+        """The world's id, `shapes-<config hash>` (its cache folder's name; recorded in `world.json`)."""
+        return self.info["world_id"]
+
+    @property
+    def config_hash(self) -> str:
+        """The hash of the world's version and config (what every artifact trained on it records)."""
+        return self.info["config_hash"]
+
     def load_pipeline(self, transfer: bool = False, **kwargs: Any):
-        """The main (or, with `transfer=True`, the second) pipeline; `kwargs` go to `from_pretrained`."""
-        return __getattr__("ShapesPipeline").from_pretrained(
+        """The main (or, with `transfer=True`, the second) `StableDiffusionPipeline`; `kwargs` go to
+        `StableDiffusionPipeline.from_pretrained` (e.g. `text_encoder=` an erased encoder)."""
+        from diffusers import StableDiffusionPipeline
+
+        return StableDiffusionPipeline.from_pretrained(
             self.transfer_pipeline_path if transfer else self.pipeline_path, **kwargs
         )
 
@@ -845,7 +939,7 @@ def load_shapes_world(
         **overrides: Fields of [`ShapesWorldConfig`] to change.
 
     Returns:
-        [`ShapesWorld`]: The world; `world.pipeline_path` is a diffusers pipeline folder.
+        [`ShapesWorld`]: The world; `world.pipeline_path` is a `StableDiffusionPipeline` folder.
 
     Example:
         >>> from hf_unlearn.synthetic.shapes import load_shapes_world
@@ -854,10 +948,9 @@ def load_shapes_world(
         True
     """
     config = ShapesWorldConfig.from_preset(preset, **overrides)
-    key = {"version": WORLD_VERSION, **asdict(config)}
     path = cached_build(
         WORLD_NAME,
-        key,
+        _world_key(config),
         lambda d: build_shapes_world(d, config),
         cache_dir=cache_dir,
         output_dir=output_dir,
@@ -872,7 +965,6 @@ __all__ = [
     "PRESETS",
     "SHAPES",
     "ConceptDetector",
-    "ShapesPipeline",  # noqa: F822 (built lazily by the module's __getattr__)
     "ShapesWorld",
     "ShapesWorldConfig",
     "add_build_world_parser",
@@ -911,7 +1003,8 @@ def run_build_shapes(args) -> int:
     lines += [
         "",
         (
-            f"Built in {info['build_seconds']} s. Load with `ShapesPipeline.from_pretrained('{world.pipeline_path}')` "
+            f"World id {info['world_id']}. Built in {info['build_seconds']} s. Load with "
+            f"`StableDiffusionPipeline.from_pretrained('{world.pipeline_path}')` "
             f"or `CLIPTextModel.from_pretrained('{world.pipeline_path}', subfolder='text_encoder')`."
         ),
     ]
@@ -927,10 +1020,10 @@ def add_build_world_parser(worlds) -> None:
         "shapes",
         help="The shapes world: a tiny text-to-image diffusion model ('a red circle', ...) for concept erasure.",
         description=(
-            "Build the offline shapes world: a CLIP tokenizer and text encoder, a pixel-space UNet2DConditionModel "
-            "trained on captioned synthetic shapes (pipeline/), a second UNet trained against the frozen encoder "
-            "(pipeline_transfer/, for plug-and-play tests), and a concept detector (detector/). Needs the "
-            "[diffusion] extra."
+            "Build the offline shapes world, a tiny Stable Diffusion v1 pipeline: a CLIP tokenizer and text encoder, "
+            "a VAE and a latent UNet2DConditionModel trained on captioned synthetic shapes (pipeline/), a second "
+            "UNet trained against the frozen encoder and VAE (pipeline_transfer/, for plug-and-play tests), and a "
+            "concept detector (detector/). Needs the [diffusion] extra."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
