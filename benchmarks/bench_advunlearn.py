@@ -11,7 +11,9 @@ trajectories and attacks). The pipeline is loaded with [`hf_unlearn.diffusion.lo
 - `esd`: ESD on the text encoder (no attack) + retain regulariser;
 - `advunlearn`: + the soft-prompt attack, `--attack_step` Adam steps per iteration (AdvUnlearn's `pgd`);
 - `fast_at`: the same number of sign-gradient steps (the reference code's `fast_at` keeps `--attack_step`);
-- `fast_at_1step`: one sign-gradient step (the paper's one-step fast AT).
+- `fast_at_1step`: one sign-gradient step (the paper's one-step fast AT);
+- `advunlearn_screen`: `advunlearn` + `--attack_candidates` random vocabulary-token starts screened by the attack loss
+  before each attack.
 
 Usage:
 
@@ -39,6 +41,7 @@ def parse_args(input_args=None):
     parser.add_argument("--iterations", type=int, default=10, help="Timed iterations per variant.")
     parser.add_argument("--warmup", type=int, default=2, help="Untimed iterations per variant first.")
     parser.add_argument("--attack_step", type=int, default=30, help="Attack steps of advunlearn / fast_at.")
+    parser.add_argument("--attack_candidates", type=int, default=16, help="Screened starts of advunlearn_screen.")
     parser.add_argument("--train_batch_size", type=int, default=1, help="Concept states per iteration.")
     parser.add_argument("--retain_batch", type=int, default=5, help="Retain states per iteration.")
     parser.add_argument("--threads", type=int, default=1, help="torch threads.")
@@ -55,7 +58,7 @@ def time_variants(components, original, concept, retain, args, seed: int, device
     from hf_unlearn.diffusion import AdvUnlearn, AdvUnlearnConfig, set_trainable_layers
 
     runs = {}
-    for name, overrides in variants(args.attack_step).items():
+    for name, overrides in variants(args.attack_step, args.attack_candidates).items():
         encoder = copy.deepcopy(original)
         set_trainable_layers(encoder)
         config = AdvUnlearnConfig(
@@ -92,13 +95,18 @@ def time_variants(components, original, concept, retain, args, seed: int, device
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def variants(attack_step: int) -> dict[str, dict]:
+def variants(attack_step: int, attack_candidates: int = 16) -> dict[str, dict]:
     """The timed variants' [`AdvUnlearnConfig`] overrides."""
     return {
         "esd": {"attack_method": "none"},
         "advunlearn": {"attack_method": "pgd", "attack_steps": attack_step},
         "fast_at": {"attack_method": "fast_at", "attack_steps": attack_step},
         "fast_at_1step": {"attack_method": "fast_at", "attack_steps": 1},
+        "advunlearn_screen": {
+            "attack_method": "pgd",
+            "attack_steps": attack_step,
+            "attack_candidates": attack_candidates,
+        },
     }
 
 

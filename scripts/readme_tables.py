@@ -270,7 +270,155 @@ def render_worstcase_tofu(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: Block name -> (JSON file under benchmarks/results, renderer).
+def render_worstcase_prompts(data: dict) -> str:
+    """The worst-case prompt-set table (`benchmarks/worstcase_prompts.py` JSON)."""
+    from hf_unlearn.worstcase.diffusion import format_worstcase_prompts_markdown
+
+    s = data["settings"]
+    seeds = " ".join(str(x) for x in s["seeds"])
+    command = (
+        f"python benchmarks/worstcase_prompts.py --preset {s['preset']} --concept {s['concept']} --budget {s['budget']} "
+        f"--seeds {seeds} --num_images {s['num_images']} --esd_steps {s['esd']['steps']} "
+        f"--upper_steps {s['selection']['upper_steps']} --output_dir OUT"
+    )
+    return f"`{command}` (world `{s['world']}`):\n\n" + format_worstcase_prompts_markdown(data) + "\n"
+
+
+_ROBUSTNESS_NAMES = {
+    "original": "original",
+    "esd": "ESD",
+    "advunlearn": "AdvUnlearn",
+    "fast_at_1step": "fast AT (1 sign step)",
+    "advunlearn_screen": "AdvUnlearn + token screen",
+}
+
+
+def render_advunlearn_robustness(data: dict) -> str:
+    """The AdvUnlearn-vs-ESD robustness table (`benchmarks/advunlearn_robustness.py` JSON)."""
+    s, summary, ratios = data["settings"], data["summary"], data["median_ratio_to_esd"]
+    seeds = " ".join(str(x) for x in s["seeds"])
+    spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
+    lines = [
+        (
+            f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} "
+            f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
+            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json` (world `{s['world']}`, erasing "
+            f"{s['concept']!r}, {s['max_train_steps']} steps, "
+            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
+            "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
+        ),
+        "",
+        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s (median) | × ESD |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    ratio = lambda name, k: f"{ratios[name][k]:.2f}" if k in ratios.get(name, {}) else "-"  # noqa: E731
+    for name, row in summary.items():
+        train = f"{row['train_seconds']['median']:.0f}" if "train_seconds" in row else "-"
+        lines.append(
+            f"| {_ROBUSTNESS_NAMES.get(name, name)} | {spread(row['concept_rate'])} | {spread(row['asr_discrete'])} | "
+            f"{ratio(name, 'asr_discrete')} | {spread(row['asr_soft'])} | {ratio(name, 'asr_soft')} | "
+            f"{spread(row['retain_accuracy'])} | {train} | {ratio(name, 'train_seconds')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_eval_speed(data: dict) -> str:
+    """The TOFU evaluation speed table: CPU seconds per part, previous path vs fast path, per scenario."""
+    settings = data["settings"]
+    lines = [
+        (
+            f"Mini-TOFU `{settings['world']}`, batch {settings['batch_size']}, up to {settings['max_new_tokens']} new "
+            f"tokens, {settings['torch_threads']} torch thread; CPU seconds of the benchmark process (both paths in the "
+            "same run, alternated; wall times on this shared machine are in the JSON)."
+        ),
+        "",
+        "| scenario | part | previous path (CPU s) | fast path (CPU s) | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for name, scenario in data["scenarios"].items():
+        label = (
+            f"{name}: {len(scenario['models'])} models x all sets"
+            if name == "full"
+            else f"{name}: {len(scenario['models'])} forget-set evaluations"
+        )
+        for row in scenario["parts"]:
+            if row["part"] == "wall":
+                continue
+            bold = "**" if row["part"] == "total" else ""
+            lines.append(
+                f"| {label} | {bold}{row['part']}{bold} | {row['previous_s']:.2f} | {row['fast_s']:.2f} | "
+                f"{bold}{row['speedup']:.2f}x{bold} |"
+            )
+    checks = [c for scenario in data["scenarios"].values() for c in scenario["checks"].values()]
+    lines += [
+        "",
+        (
+            f"Same numbers: largest difference of a summary metric {max(c['max_abs_diff_summary'] for c in checks):.1e}, "
+            f"of an answer NLL {max(c['max_abs_diff_nll_answer'] for c in checks):.1e}; "
+            f"{sum(c['identical_generations'] for c in checks)} of {sum(c['generations'] for c in checks)} greedy "
+            "generations identical."
+        ),
+        "",
+        f"`{settings['command']}`",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_ROBUSTNESS_LABELS = {"target": "target", "retain": "retain", **_METHOD_NAMES}
+
+
+def _mean_std(entry: dict, scientific: bool = False) -> str:
+    mean, std = entry["mean"], entry["std"]
+    return f"{mean:.2g} ± {std:.1g}" if scientific else f"{mean:.3f} ± {std:.3f}"
+
+
+def render_robustness_curves(data: dict) -> str:
+    """Relearning curves and quantisation of target, retain and the unlearning methods, mean ± std over seeds."""
+    settings = data["settings"]
+    summary = data["summary"]
+    seeds = ", ".join(str(s) for s in settings["seeds"])
+    lines = [
+        (
+            f"Mini-TOFU `{settings['world']}`, {settings['forget_split']}; relearning on {settings['relearn_samples']} "
+            f"forget items, lr {settings['relearn_lr']}, batch {settings['relearn_batch_size']}; mean ± std over seeds "
+            f"{seeds} (unlearning seed = relearn seed; target and retain: relearn seeds only). Up to "
+            f"{settings['eval_max_new_tokens']} generated tokens."
+        ),
+        "",
+        "| model | relearn steps | forget_Q_A_Prob | forget_Q_A_ROUGE | forget_truth_ratio | forget_quality |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, entry in summary.items():
+        for step, m in entry["relearn"].items():
+            lines.append(
+                f"| {_ROBUSTNESS_LABELS.get(label, label)} | {step} | {_mean_std(m['forget_Q_A_Prob'])} | "
+                f"{_mean_std(m['forget_Q_A_ROUGE'])} | {_mean_std(m['forget_truth_ratio'])} | "
+                f"{_mean_std(m['forget_quality'], scientific=True)} |"
+            )
+    bits = list(next(iter(summary.values()))["quantization"])
+    lines += [
+        "",
+        "| model | forget_Q_A_Prob full | "
+        + " | ".join(f"{b}-bit" for b in bits)
+        + " | forget_quality full | "
+        + " | ".join(f"{b}-bit" for b in bits)
+        + " |",
+        "|---|" + "---|" * (2 + 2 * len(bits)),
+    ]
+    for label, entry in summary.items():
+        full = entry["relearn"]["0"]
+        quant = entry["quantization"]
+        lines.append(
+            f"| {_ROBUSTNESS_LABELS.get(label, label)} | {_mean_std(full['forget_Q_A_Prob'])} | "
+            + " | ".join(_mean_std(quant[b]["forget_Q_A_Prob"]) for b in bits)
+            + f" | {_mean_std(full['forget_quality'], scientific=True)} | "
+            + " | ".join(_mean_std(quant[b]["forget_quality"], scientific=True) for b in bits)
+            + " |"
+        )
+    lines += ["", f"`{settings['command']}` (RTN per-group quantisation, group {settings['quant_group_size']})"]
+    return "\n".join(lines) + "\n"
+
+
 def render_advunlearn_timing(data: dict) -> str:
     """The AdvUnlearn iteration-time table (`benchmarks/bench_advunlearn.py` JSON): mean ± std over seeds."""
     seeds = " ".join(str(s) for s in data["seeds"])
@@ -298,13 +446,18 @@ def render_advunlearn_timing(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: Block name -> (JSON file under benchmarks/results, renderer).
 TABLES: dict[str, tuple[str, Callable[[dict], str]]] = {
     "tofu-methods": ("tofu_methods.json", render_tofu_methods),
     "quickstart": ("tofu_methods.json", render_quickstart),
     "float-kernels": ("float_kernels.json", render_float_kernels),
     "tofu-world": ("tofu_world.json", render_tofu_world),
     "worstcase-tofu": ("worstcase/tofu_default.json", render_worstcase_tofu),
+    "eval-speed": ("eval_speed.json", render_eval_speed),
+    "robustness-curves": ("robustness_curves.json", render_robustness_curves),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
+    "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
+    "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
 }
 
 

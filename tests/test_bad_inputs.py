@@ -533,6 +533,70 @@ def eval_hub_id_offline(tmp_path, request):
 
 
 @case(
+    "robustness",
+    "`--relearn_steps` not strictly increasing (`0,10,5`, `0,5,5`)",
+    "strictly increasing steps >= 0, e.g. `0,10,25,50`",
+)
+def robustness_steps_not_increasing(tmp_path, request):
+    from hf_unlearn.scripts.robustness import main, parse_args
+
+    world = request.getfixturevalue("tofu_world")
+    for steps in ("0,10,5", "0,5,5"):
+        args = parse_args(["--data", str(world.path), "--relearn_steps", steps, "--output_dir", str(tmp_path / "r")])
+        with untouched(tmp_path), pytest.raises(ValueError, match=r"strictly increasing \(e.g. 0,10,25,50\)"):
+            main(args)
+    assert not (tmp_path / "r").exists()
+
+
+@case("robustness", "`--quant_bits` outside 2..8 (`1`, `9`)", "an integer bit-width from 2 to 8, e.g. 8 or 4")
+def robustness_bits_out_of_range(tmp_path, request):
+    from hf_unlearn.scripts.robustness import main, parse_args
+
+    world = request.getfixturevalue("tofu_world")
+    for bits in ("8,1", "9"):
+        args = parse_args(["--data", str(world.path), "--quant_bits", bits, "--output_dir", str(tmp_path / "r")])
+        with untouched(tmp_path), pytest.raises(ValueError, match=r"bits must be an integer from 2 to 8"):
+            main(args)
+    assert not (tmp_path / "r").exists()
+
+
+@case(
+    "robustness",
+    "a relearning sample larger than the forget set (`--relearn_samples 21` of 20 items)",
+    "a sample size of at most the forget set's size (the error names it)",
+)
+def robustness_sample_larger_than_forget_set(tmp_path, request):
+    from hf_unlearn.scripts.robustness import main, parse_args
+
+    world = request.getfixturevalue("tofu_world")
+    args = parse_args(["--data", str(world.path), "--relearn_samples", "21", "--output_dir", str(tmp_path / "r")])
+    with untouched(tmp_path), pytest.raises(ValueError, match=r"\(21 items\) is larger than .*at most 20"):
+        main(args)
+    assert not (tmp_path / "r").exists()
+
+
+@case(
+    "evaluator",
+    "in-training evaluation: `eval_steps=0`, no trainer, a prefix starting with `eval`",
+    "`eval_steps` >= 1 or None; pass the trainer; a prefix such as `tofu`",
+)
+def eval_callback_bad_options(tmp_path, request):
+    from hf_unlearn.eval.callbacks import EvalMetricsCallback
+
+    class Trainer:
+        def log(self, logs):
+            raise AssertionError("nothing may be logged")
+
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"eval_steps must be a positive integer or None, got 0"):
+            EvalMetricsCallback(Trainer(), lambda m: {}, eval_steps=0)
+        with pytest.raises(TypeError, match=r"trainer must be the transformers.Trainer"):
+            EvalMetricsCallback(None, lambda m: {})
+        with pytest.raises(ValueError, match=r"prefix must be .* \(without 'eval_'\)"):
+            EvalMetricsCallback(Trainer(), lambda m: {}, prefix="eval_tofu")
+
+
+@case(
     "unlearning job",
     "`--dataset worlds/tofu` that was never built",
     '"no such folder"; build the world, or leave `--dataset` out (not "--model is required")',
@@ -937,6 +1001,34 @@ def cifar10_unreachable_or_wrong_format(tmp_path, request):
             load_cifar10(str(renamed))
         with pytest.raises(ValueError, match=r"shapes \[\(16, 16, 3\)\]; CIFAR-10 images are 32x32 RGB"):
             load_cifar10(str(small))
+
+
+@case(
+    "worst-case prompts",
+    "a concept with no prompts (or one), an unknown concept, a budget not smaller than the prompt set",
+    "list the concept's prompts (e.g. `shapes_prompt_units`); a known concept; a budget below the number of prompts",
+)
+def worstcase_prompts_bad_concept_or_budget(tmp_path, request):
+    from types import SimpleNamespace
+
+    from hf_unlearn.worstcase import WorstCaseConfig
+    from hf_unlearn.worstcase.diffusion import (
+        PromptSelectionProblem,
+        run_worstcase_prompts,
+        select_prompt_set,
+        shapes_prompt_units,
+    )
+
+    with untouched(tmp_path):
+        for prompts in ([], ["a red circle"]):
+            with pytest.raises(ValueError, match=r"`prompts` holds \d prompt\(s\): a concept needs at least 2"):
+                PromptSelectionProblem(None, None, None, None, prompts, [])
+        with pytest.raises(ValueError, match=r"Unknown shapes-world concept 'purple'; choose a colour"):
+            shapes_prompt_units("purple")
+        with pytest.raises(ValueError, match=r"budget \(prompts to select\)`=18 is not smaller than the 18 units"):
+            select_prompt_set(SimpleNamespace(n_units=18), WorstCaseConfig(budget=18))
+        with pytest.raises(ValueError, match=r"budget \(prompts per set\)`=40 is not smaller than the 18 units"):
+            run_worstcase_prompts(None, "red", budget=40)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -325,6 +325,70 @@ def test_soft_prompt_attack_lowers_its_objective(shapes_world, method):
     assert all(p.grad is None for p in pipe.text_encoder.parameters())
 
 
+def test_best_start_picks_the_candidate_with_the_lowest_attack_loss(shapes_world):
+    pipe, _original, eraser = _erasure_setup(shapes_world, warmup_steps=0)
+    x, t, idx = eraser.concept_bank.sample(4)
+    ids = eraser.concept_ids[idx]
+    eps_ref = eraser._frozen_eps(x, t, eraser.concept_embeds[idx])
+    g = torch.Generator().manual_seed(4)
+    candidates = [torch.randn(2, pipe.text_encoder.config.hidden_size, generator=g) for _ in range(5)]
+    attack = SoftPromptAttack(num_tokens=2, attack_type="suffix")
+    best, losses = attack.best_start(pipe.text_encoder, pipe.unet, ids, x, t, eps_ref, candidates)
+    expected = []
+    for adv in candidates:  # the suffix-inserted tokens through the plain soft-prompt encoder, by hand
+        with torch.no_grad():
+            cond = SoftPromptTextEncoder(pipe.text_encoder)(ids, adv, "suffix")
+            expected.append(float(((pipe.unet(x, t, cond).sample - eps_ref) ** 2).mean()))
+    assert losses == pytest.approx(expected, rel=1e-5)
+    assert torch.equal(best, candidates[int(np.argmin(expected))])
+
+
+def test_attack_candidates_start_each_attack_from_the_best_screened_start(shapes_world):
+    runs = {}
+    for n in (0, 8):
+        _pipe, _original, eraser = _erasure_setup(shapes_world, warmup_steps=0, attack_steps=1, attack_candidates=n)
+        seen = {"inits": [], "screens": []}
+        attack, screen = eraser.attacker.attack, eraser.attacker.best_start
+        eraser.attacker.attack = lambda *a, s=seen, f=attack: s["inits"].append(a[-1]) or f(*a)
+        eraser.attacker.best_start = lambda *a, s=seen, f=screen: (
+            s["screens"].append((a[-1], f(*a))) or s["screens"][-1][1]
+        )
+        eraser.compute_loss(0)
+        runs[n] = seen
+    assert runs[0]["screens"] == []  # 0 candidates: the reference code's start, no screen
+    candidates, (_best, losses) = runs[8]["screens"][0]
+    assert len(candidates) == len(losses) == 9
+    # the first candidate is the start the reference code would use (same generator draw) ...
+    assert torch.equal(candidates[0], runs[0]["inits"][0])
+    # ... and the soft steps start from the candidate with the lowest attack loss
+    assert torch.equal(runs[8]["inits"][0], candidates[int(np.argmin(losses))])
+    assert min(losses) < losses[0]  # 8 random tokens beat one on this world (a fixed seed)
+
+
+def test_erase_text_encoder_trains_a_copy_and_leaves_the_original_alone(shapes_world):
+    from hf_unlearn.diffusion import erase_text_encoder
+
+    pipe = shapes_world.load_pipeline()
+    before = {n: p.clone() for n, p in pipe.text_encoder.named_parameters()}
+    config = AdvUnlearnConfig(
+        shapes_world.concept_prompts("red"),
+        shapes_world.retain_prompts("red"),
+        attack_method="fast_at",
+        attack_steps=1,
+        warmup_steps=1,
+        ddim_steps=5,
+        trajectories_per_prompt=1,
+        train_method="text_encoder_layer0",
+    )
+    erased = erase_text_encoder(
+        pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, 3, 1e-2, progress=False
+    )
+    assert erased is not pipe.text_encoder and not erased.training
+    assert all(torch.equal(p, before[n]) for n, p in pipe.text_encoder.named_parameters())
+    moved = {n for n, p in erased.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and all(n.startswith("encoder.layers.0.") for n in moved)  # only the chosen layer trained
+
+
 def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_world):
     pipe, _original, eraser = _erasure_setup(shapes_world, attack_method="none", retain_loss_weight=0.0)
     probe = eraser.concept_bank.sample(64)

@@ -218,6 +218,7 @@ def test_script_writes_json_table_and_refuses_bad_input(tofu_world, tmp_path):
         (["--quant_bits", "8,9"], "bits must be an integer from 2 to 8"),
         (["--relearn_steps", "0,5,5"], "strictly increasing"),
         (["--relearn_lr", "0"], "--relearn_lr must be > 0"),
+        (["--benchmark", "wmdp"], "--benchmark must be 'tofu' or 'muse'"),
         (["--relearn_samples", "21"], r"relearn sample \(21 items\) is larger than the forget set \(20 items\)"),
     ]:
         with pytest.raises(ValueError, match=message):
@@ -234,3 +235,29 @@ def test_cli_passes_options_and_reports_bad_input(capsys):
     assert "relearn steps must be strictly increasing" in capsys.readouterr().err
     assert cli_main(["robustness", "--quant_bits", "1"]) == 2
     assert "bits must be an integer from 2 to 8" in capsys.readouterr().err
+
+
+def test_muse_benchmark_relearns_on_forget_articles(muse_world, tmp_path):
+    """`--benchmark muse`: relearning on the forget articles (every token scored) brings the retain model's verbatim
+    memorisation of them up and makes them look like members; the retain model against itself has PrivLeak 0."""
+    out = tmp_path / "muse"
+    args = parse_args(
+        [
+            "--benchmark", "muse", "--data", str(muse_world.path), "--relearn_steps", "0,6", "--relearn_samples", "4",
+            "--relearn_lr", "3e-3", "--quant_bits", "4", "--quant_group_size", "32", "--output_dir", str(out),
+        ]
+    )  # fmt: skip
+    main(args)
+    saved = json.loads((out / "robustness.json").read_text())
+    assert saved["settings"]["metrics"] == [
+        "forget_verbmem_ROUGE", "forget_knowmem_ROUGE", "privleak", "extraction_strength"
+    ]  # fmt: skip
+    retain, target = saved["models"]["retain"], saved["models"]["target"]
+    assert [p["step"] for p in retain["relearn"]] == [0, 6]
+    assert retain["relearn"][0]["privleak"] == pytest.approx(0.0)
+    # measured: VerbMem 0.260 -> 0.314 and PrivLeak 0 -> -60 (the forget articles now look like training members)
+    assert retain["relearn"][1]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"] + 0.02
+    assert retain["relearn"][1]["privleak"] < -20
+    assert target["relearn"][0]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"]
+    assert retain["quantization"][0]["bits"] == 4 and retain["quantization"][0]["forget_verbmem_ROUGE"] is not None
+    assert "| retain | relearn 6 steps |" in (out / "robustness.md").read_text()

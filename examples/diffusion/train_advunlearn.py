@@ -175,6 +175,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "--attack_init", type=str, default="latest", choices=["latest", "random"], help="Attack initialisation."
     )
     parser.add_argument(
+        "--attack_candidates",
+        type=int,
+        default=0,
+        help="Random vocabulary-token starts screened by the attack loss before each attack (0: reference code).",
+    )
+    parser.add_argument(
         "--adv_prompt_update_step", type=int, default=1, help="Re-run the attack every this many iterations."
     )
     parser.add_argument("--warmup_iter", type=int, default=200, help="Plain-ESD iterations before attacks start.")
@@ -431,6 +437,7 @@ def main(args: argparse.Namespace) -> dict:
         adv_prompt_num=args.adv_prompt_num,
         attack_type=args.attack_type,
         attack_init=args.attack_init,
+        attack_candidates=args.attack_candidates,
         adv_prompt_update_step=args.adv_prompt_update_step,
         warmup_steps=args.warmup_iter,
         retain_loss_weight=args.retain_loss_w,

@@ -9,7 +9,8 @@ for loading pipelines and sampling, diffusers. Public pieces:
   [`set_trainable_layers`], [`check_prompts`], [`check_clip_text_encoder`], [`check_text_encoder_fits`], [`tokenize_prompts`];
 - attacks: [`SoftPromptAttack`] (AdvUnlearn's inner maximisation, `pgd` / `fast_at`), [`DiscretePromptAttack`]
   (UnlearnDiffAtk-style evaluation attack);
-- training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD);
+- training: [`AdvUnlearnConfig`], [`AdvUnlearn`] (one iteration at a time; `attack_method="none"` is ESD),
+  [`erase_text_encoder`] (a whole run);
 - sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
 - evaluation: [`ConceptEvaluator`], [`attack_success_rate`], [`image_statistics_distance`],
   [`save_comparison_grid`], [`uninformative_table_warnings`].
@@ -21,7 +22,7 @@ Example:
     1.0
 """
 
-from .advunlearn import AdvUnlearn, AdvUnlearnConfig
+from .advunlearn import AdvUnlearn, AdvUnlearnConfig, erase_text_encoder
 from .attacks import DiscretePromptAttack, SoftPromptAttack, project_to_simplex, random_token_embeddings
 from .evaluation import (
     ConceptEvaluator,
@@ -68,6 +69,7 @@ __all__ = [
     "denoising_attack_loss",
     "encode_embeddings",
     "encode_images",
+    "erase_text_encoder",
     "esd_loss",
     "esd_target",
     "frechet_distance",

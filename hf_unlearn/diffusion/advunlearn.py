@@ -54,6 +54,10 @@ class AdvUnlearnConfig:
         attack_type (`str`, *optional*, defaults to `"prefix"`): Where they go (`"prefix"` or `"suffix"`).
         attack_init (`str`, *optional*, defaults to `"latest"`): `"latest"` (warm start from the previous attack) or
             `"random"` (random vocabulary tokens each time).
+        attack_candidates (`int`, *optional*, defaults to `0`): Before each attack, also score this many starts made
+            of random vocabulary tokens by the attack loss (one forward pass each, no gradient) and run the soft steps
+            from the best of them and the `attack_init` start: a discrete token screen before the continuous attack,
+            so the defender also sees real-token attacks. 0 is the reference code (not in the paper).
         adv_prompt_update_step (`int`, *optional*, defaults to `1`): Run the attack every this many iterations.
         warmup_steps (`int`, *optional*, defaults to `200`): Iterations of plain ESD before attacks start.
         retain_loss_weight (`float`, *optional*, defaults to `1.0`): gamma (the README's nudity run uses 0.3).
@@ -75,6 +79,7 @@ class AdvUnlearnConfig:
     adv_prompt_num: int = 1
     attack_type: str = "prefix"
     attack_init: str = "latest"
+    attack_candidates: int = 0
     adv_prompt_update_step: int = 1
     warmup_steps: int = 200
     retain_loss_weight: float = 1.0
@@ -98,8 +103,8 @@ class AdvUnlearnConfig:
         for name in ("attack_steps", "adv_prompt_num", "adv_prompt_update_step", "train_batch_size", "ddim_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
-        if self.warmup_steps < 0 or self.retain_loss_weight < 0:
-            raise ValueError("warmup_steps and retain_loss_weight must be >= 0.")
+        if self.warmup_steps < 0 or self.retain_loss_weight < 0 or self.attack_candidates < 0:
+            raise ValueError("warmup_steps, retain_loss_weight and attack_candidates must be >= 0.")
         if self.retain_loss_weight > 0 and not self.retain_prompts:
             raise ValueError(
                 "retain_loss_weight > 0 needs retain_prompts (AdvUnlearn's utility regulariser); pass some, or set "
@@ -241,6 +246,12 @@ class AdvUnlearn:
                     init = random_token_embeddings(self.encoder, cfg.adv_prompt_num, self.generator, self._exclude)
                 else:
                     init = self.adv_embeds
+                if cfg.attack_candidates:
+                    candidates = [init] + [
+                        random_token_embeddings(self.encoder, cfg.adv_prompt_num, self.generator, self._exclude)
+                        for _ in range(cfg.attack_candidates)
+                    ]
+                    init, _ = self.attacker.best_start(self.encoder, self.unet, ids, x, t, eps_cond, candidates)
                 self.adv_embeds, attack_losses = self.attacker.attack(
                     self.encoder, self.unet, ids, x, t, eps_cond, init
                 )
@@ -260,3 +271,56 @@ class AdvUnlearn:
             logs["loss/retain"] = loss_r.item()
         logs["loss"] = loss.item()
         return loss, logs
+
+
+def erase_text_encoder(
+    text_encoder,
+    unet,
+    tokenizer,
+    scheduler,
+    config: AdvUnlearnConfig,
+    steps: int,
+    learning_rate: float,
+    original_text_encoder=None,
+    max_grad_norm: float = 1.0,
+    progress: bool = True,
+):
+    """Trains a copy of `text_encoder` with AdvUnlearn (or ESD) for `steps` Adam steps, as the example script does
+    on one process (Adam, constant learning rate, gradient clipping); returns the erased copy in eval mode.
+
+    Args:
+        text_encoder (`CLIPTextModel`): The original encoder (left untouched).
+        unet, tokenizer, scheduler: The pipeline's components.
+        config ([`AdvUnlearnConfig`]): Hyperparameters (`attack_method="none"` is ESD).
+        steps (`int`): Optimizer steps.
+        learning_rate (`float`): Adam learning rate.
+        original_text_encoder (`CLIPTextModel`, *optional*): The frozen original (default: `text_encoder` itself).
+        max_grad_norm (`float`, *optional*, defaults to `1.0`): Gradient clipping norm (the script's default).
+        progress (`bool`, *optional*, defaults to `True`): A tqdm bar with the losses.
+
+    Example:
+        >>> from hf_unlearn.synthetic.shapes import load_shapes_world
+        >>> pipe = load_shapes_world("test").load_pipeline()  # doctest: +SKIP
+        >>> config = AdvUnlearnConfig(["a red circle"], ["a green circle"], attack_method="none", ddim_steps=5)
+        >>> erased = erase_text_encoder(pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, 10, 1e-3)  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from .text_encoding import set_trainable_layers
+
+    encoder = copy.deepcopy(text_encoder)
+    set_trainable_layers(encoder, config.train_method)
+    original = original_text_encoder if original_text_encoder is not None else text_encoder
+    torch.manual_seed(config.seed)
+    eraser = AdvUnlearn(encoder, unet, tokenizer, scheduler, config, original)
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=learning_rate)
+    bar = tqdm(range(steps), desc=f"erase ({config.attack_method})", leave=False, disable=not progress)
+    for step in bar:
+        loss, logs = eraser.compute_loss(step)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+        optimizer.step()
+        bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
+    return encoder.eval()

@@ -121,6 +121,19 @@ class SoftPromptAttack:
             losses.append(loss.item())
         return adv.detach(), losses
 
+    def _matching_loss(self, text_encoder, unet, input_ids, noisy_latents, timesteps, eps_reference):
+        """`adv -> MSE(eps_theta(x_t | c_adv), eps_o(x_t | c))`, AdvUnlearn's attack loss on fixed states."""
+        encoder = _unwrap(text_encoder)
+        device, dtype = unet.device, unet.dtype
+        ids = input_ids.to(device)
+        x, t, ref = noisy_latents.to(device, dtype), timesteps.to(device), eps_reference.to(device)
+
+        def loss_fn(adv):
+            cond = encoder(ids, adv.to(device), self.attack_type).to(dtype)
+            return soft_attack_loss(unet(x, t, cond).sample, ref)
+
+        return loss_fn
+
     def attack(
         self,
         text_encoder,
@@ -145,16 +158,34 @@ class SoftPromptAttack:
         Returns:
             `(adv_embeds, losses)`: the `(k, hidden)` adversarial embeddings and the attack loss per step.
         """
-        encoder = _unwrap(text_encoder)
-        device, dtype = unet.device, unet.dtype
-        ids = input_ids.to(device)
-        x, t, ref = noisy_latents.to(device, dtype), timesteps.to(device), eps_reference.to(device)
+        loss_fn = self._matching_loss(text_encoder, unet, input_ids, noisy_latents, timesteps, eps_reference)
+        return self._optimise(init.to(unet.device), loss_fn)
 
-        def loss_fn(adv):
-            cond = encoder(ids, adv.to(device), self.attack_type).to(dtype)
-            return soft_attack_loss(unet(x, t, cond).sample, ref)
+    def best_start(
+        self,
+        text_encoder,
+        unet,
+        input_ids: torch.Tensor,
+        noisy_latents: torch.Tensor,
+        timesteps: torch.Tensor,
+        eps_reference: torch.Tensor,
+        candidates: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, list[float]]:
+        """The candidate start with the lowest attack loss (a discrete screen before the soft steps).
 
-        return self._optimise(init.to(device), loss_fn)
+        Args:
+            text_encoder, unet, input_ids, noisy_latents, timesteps, eps_reference: As in [`attack`].
+            candidates (`list[torch.Tensor]`): `(k, hidden)` starts, e.g. the previous attack and the embeddings of
+                random vocabulary tokens.
+
+        Returns:
+            `(best, losses)`: the best candidate and every candidate's attack loss.
+        """
+        loss_fn = self._matching_loss(text_encoder, unet, input_ids, noisy_latents, timesteps, eps_reference)
+        with torch.no_grad():
+            losses = [loss_fn(adv).item() for adv in candidates]
+        best = min(range(len(candidates)), key=losses.__getitem__)
+        return candidates[best], losses
 
     def attack_images(
         self,

@@ -279,7 +279,9 @@ class ConceptEvaluator:
         return result
 
 
-def shapes_world_evaluator(world, concept: str, transfer: bool = False, **kwargs) -> ConceptEvaluator:
+def shapes_world_evaluator(
+    world, concept: str, transfer: bool = False, concept_prompts: Sequence[str] | None = None, **kwargs
+) -> ConceptEvaluator:
     """A [`ConceptEvaluator`] for the shapes world: the world's detector judges colours (pixel statistic) or shapes.
 
     Args:
@@ -287,6 +289,8 @@ def shapes_world_evaluator(world, concept: str, transfer: bool = False, **kwargs
         concept (`str`): The erased colour (`"red"`, ...) or shape (`"circle"`, ...).
         transfer (`bool`, *optional*, defaults to `False`): Evaluate on the world's second pipeline (another UNet
             trained against the same frozen original encoder) instead of the main one.
+        concept_prompts (`list[str]`, *optional*): The concept's prompts to evaluate (default: the world's plain
+            ones, `world.concept_prompts(concept)`; e.g. every synonym and template variant for prompt sets).
         **kwargs: Other [`ConceptEvaluator`] arguments (`num_images`, attacks, `seed`, ...).
     """
     from transformers import CLIPTextModel
@@ -316,7 +320,7 @@ def shapes_world_evaluator(world, concept: str, transfer: bool = False, **kwargs
         pipe.tokenizer,
         pipe.scheduler,
         original,
-        world.concept_prompts(concept),
+        list(concept_prompts) if concept_prompts is not None else world.concept_prompts(concept),
         world.retain_prompts(concept),
         is_concept,
         retain_correct,

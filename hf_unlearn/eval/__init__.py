@@ -3,10 +3,14 @@
 
 Evaluation judges a model however it was made: nothing here imports the trainers.
 
-- `tofu`: the TOFU metrics as pure functions on per-item numbers, and [`evaluate_tofu`] to run a model.
+- `tofu`: the TOFU metrics as pure functions on per-item numbers, [`evaluate_tofu`] to run a model, and
+  [`TofuEvaluator`] to run many (the data tokenised once).
 - `mia`: membership-inference attacks (LOSS, zlib, Min-K%, Min-K%++, reference) on any texts, AUCs, PrivLeak.
 - `muse`: the MUSE metrics (VerbMem, KnowMem, PrivLeak, extraction strength) and [`evaluate_muse`].
-- `scoring`: batched per-sequence NLL / token log-probs and batched greedy generation (reused by MUSE and MIAs).
+- `scoring`: batched per-sequence NLL / token log-probs (answers sharing a question scored over one cached question
+  pass) and batched greedy generation with a key/value cache (reused by MUSE and MIAs).
+- `callbacks`: TOFU / MUSE metrics during training, logged through the Trainer (import from
+  `hf_unlearn.eval.callbacks`; it imports transformers).
 - `report`: JSON, Markdown tables and trade-off plots.
 - `relearn`: the relearning attack (fine-tune a copy on a forget sample, re-evaluate at chosen steps).
 - `quantize`: the quantisation probe (round-to-nearest per-group weight quantisation; bitsandbytes on a GPU).
@@ -26,6 +30,7 @@ from .tofu import (
     EVAL_SETS,
     TRUTH_RATIO_DEFINITION,
     UTILITY_SETS,
+    TofuEvaluator,
     answer_probability,
     evaluate_tofu,
     forget_quality,
@@ -50,6 +55,7 @@ __all__ = [
     "TRUTH_RATIO_DEFINITION",
     "UTILITY_SETS",
     "SequenceScores",
+    "TofuEvaluator",
     "answer_probability",
     "evaluate_muse",
     "evaluate_tofu",

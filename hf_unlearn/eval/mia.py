@@ -52,6 +52,8 @@ import numpy as np
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+    from .scoring import SequenceScores
+
 #: Attacks that need only the evaluated model, in report order.
 MODEL_ATTACKS = ("loss", "zlib", "min_k", "min_k++")
 #: Every attack; `reference` also needs a reference model (e.g. the base model before fine-tuning).
@@ -252,6 +254,56 @@ def mia_scores_from_features(
         progress=progress,
         desc="MIA scoring",
     )
+    out = mia_scores_from_sequence_scores(scores, [a for a in attacks if a != "reference"], k, scored_texts)
+    if "reference" in attacks:
+        ref = score_sequences(
+            reference_model, features, pad_token_id, batch_size=batch_size, progress=progress, desc="MIA reference"
+        )
+        out["reference"] = ref.nll.double().numpy() - scores.nll.double().numpy()
+    return out
+
+
+def mia_scores_from_sequence_scores(
+    scores: SequenceScores,
+    attacks: Sequence[str] = MODEL_ATTACKS,
+    k: float = 0.2,
+    scored_texts: Sequence[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Per-sequence scores of the model-only attacks from an already computed scoring pass, so that one forward pass
+    serves several metrics (e.g. TOFU's probability and its MIAs on the same answers).
+
+    Args:
+        scores ([`~hf_unlearn.eval.scoring.SequenceScores`]): From `score_sequences`, with token log-probabilities for
+            `min_k` and token moments for `min_k++`.
+        attacks (`Sequence[str]`, *optional*): Any of [`MODEL_ATTACKS`].
+        k (`float`, *optional*, defaults to `0.2`): Min-K% / Min-K%++ fraction, in `(0, 1]`.
+        scored_texts (`Sequence[str]`, *optional*): The scored text of each sequence; needed by `zlib`.
+
+    Returns:
+        `dict[str, np.ndarray]`: Attack name to per-sequence scores (higher = member).
+
+    Example:
+        >>> import torch
+        >>> from hf_unlearn.eval.scoring import SequenceScores
+        >>> s = SequenceScores(nll=torch.tensor([0.5]), nll_sum=torch.tensor([1.0]), num_tokens=torch.tensor([2]),
+        ...     token_logprobs=[torch.tensor([-0.2, -0.8])])
+        >>> {a: v.tolist() for a, v in mia_scores_from_sequence_scores(s, ["loss", "min_k"], k=0.5).items()}
+        {'loss': [-0.5], 'min_k': [-0.800000011920929]}
+    """
+    unknown = [a for a in attacks if a not in MODEL_ATTACKS]
+    if unknown:
+        raise ValueError(
+            f"attacks must be among {MODEL_ATTACKS} here (the reference attack needs a model), got {unknown}."
+        )
+    k = check_k(k)
+    if "zlib" in attacks and (scored_texts is None or len(scored_texts) != len(scores.nll)):
+        raise ValueError("the zlib attack needs scored_texts: one string per sequence (the scored text).")
+    if "min_k" in attacks and scores.token_logprobs is None:
+        raise ValueError(
+            "the min_k attack needs token log-probabilities (score_sequences(return_token_logprobs=True))."
+        )
+    if "min_k++" in attacks and scores.token_logprob_mean is None:
+        raise ValueError("the min_k++ attack needs token moments (score_sequences(return_token_moments=True)).")
     nll = scores.nll.double().numpy()
     out: dict[str, np.ndarray] = {}
     for attack in attacks:
@@ -261,18 +313,13 @@ def mia_scores_from_features(
             out[attack] = -nll / np.array([zlib_entropy(t) for t in scored_texts], dtype=np.float64)
         elif attack == "min_k":
             out[attack] = np.array([min_k_score(lp, k) for lp in scores.token_logprobs])
-        elif attack == "min_k++":
+        else:
             out[attack] = np.array(
                 [
                     min_k_plus_plus_score(lp, mu, sd, k)
                     for lp, mu, sd in zip(scores.token_logprobs, scores.token_logprob_mean, scores.token_logprob_std)
                 ]
             )
-        elif attack == "reference":
-            ref = score_sequences(
-                reference_model, features, pad_token_id, batch_size=batch_size, progress=progress, desc="MIA reference"
-            )
-            out[attack] = ref.nll.double().numpy() - nll
     return out
 
 

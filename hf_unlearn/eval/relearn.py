@@ -8,7 +8,7 @@ AdamW) and reports the metrics as a function of the number of relearn steps, e.g
 
 - the sample: `num_samples` forget items drawn without replacement with `seed`;
 - the loss: mean token cross-entropy of the answer tokens (EOS included) given the question, as the world models
-  were fine-tuned; batches of `batch_size` items cycle through the sample, reshuffled each pass (seeded);
+  were fine-tuned (for documents, of every token); batches of `batch_size` items cycle through the sample, reshuffled each pass (seeded);
 - the optimiser: AdamW at a constant `learning_rate`, no weight decay; all weights, or a LoRA adapter (`peft`);
 - at each requested step (0 = before any update) `evaluate(model)` is called and its result recorded.
 
@@ -110,8 +110,9 @@ def relearn_attack(
     Args:
         model (`PreTrainedModel`): The model to attack (not modified).
         tokenizer (`PreTrainedTokenizerBase`): Its tokenizer (needs a pad token).
-        forget_rows (`Sequence[Mapping]`): The forget set, rows with `question` and `answer` (a `datasets.Dataset`
-            works too).
+        forget_rows (`Sequence[Mapping]`): The forget set: QA rows with `question` and `answer` (the loss is on the
+            answer), or documents with `text` (MUSE's forget articles; every token is scored). A `datasets.Dataset`
+            works too.
         evaluate (`Callable[[model], Any]`): Called on the relearned model at each step; its result is recorded.
         steps (`str` or `Sequence[int]`, *optional*, defaults to `(0, 10, 25, 50)`): Optimizer steps at which to
             evaluate, strictly increasing, `>= 0`; training stops at the last one.
@@ -141,6 +142,7 @@ def relearn_attack(
     from tqdm.auto import tqdm
 
     from ..data.collate import pad_batch, require_pad_token
+    from ..data.muse import tokenize_texts
     from ..data.templates import get_template, model_max_length, tokenize_qa
 
     steps = check_relearn_steps(steps)
@@ -154,17 +156,21 @@ def relearn_attack(
         raise ValueError(
             f"the relearn batch size must be an integer from 1 to the sample size ({num_samples}), got {batch_size!r}."
         )
-    missing = [i for i in indices if not {"question", "answer"} <= set(rows[i])]
+    missing = [i for i in indices if not ({"question", "answer"} <= set(rows[i]) or "text" in rows[i])]
     if missing:
         raise ValueError(
-            f"forget row {missing[0]} needs 'question' and 'answer' fields; it has {sorted(rows[missing[0]])}."
+            f"forget row {missing[0]} needs 'question' and 'answer' fields (QA) or a 'text' field (a document); it "
+            f"has {sorted(rows[missing[0]])}."
         )
     pad_id = require_pad_token(tokenizer)
-    tpl = get_template(template, tokenizer)
     max_length = max_length or model_max_length(model)
-    examples = [
-        tokenize_qa(tokenizer, rows[i]["question"], rows[i]["answer"], tpl, max_length=max_length) for i in indices
-    ]
+    examples = []
+    for i in indices:
+        if {"question", "answer"} <= set(rows[i]):
+            tpl = get_template(template, tokenizer)
+            examples.append(tokenize_qa(tokenizer, rows[i]["question"], rows[i]["answer"], tpl, max_length=max_length))
+        else:  # a document (MUSE's forget articles): every token is a label, cut at the context
+            examples.append(tokenize_texts(tokenizer, [rows[i]["text"]], max_length=max_length, add_eos=True)[0])
 
     torch.manual_seed(seed)
     attacked = copy.deepcopy(model)

@@ -65,6 +65,32 @@ class SequenceScores:
     token_logprob_std: list[torch.Tensor] | None = None
     token_argmax_match: list[torch.Tensor] | None = None
 
+    def select(self, indices: Sequence[int]) -> SequenceScores:
+        """The scores of the sequences at `indices`, in that order (to use one scoring pass for several metrics).
+
+        Example:
+            >>> import torch
+            >>> s = SequenceScores(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 6.0]), torch.tensor([2, 3]))
+            >>> s.select([1]).nll_sum.tolist()
+            [6.0]
+        """
+        import torch
+
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+
+        def pick(values: list[torch.Tensor] | None) -> list[torch.Tensor] | None:
+            return None if values is None else [values[i] for i in index.tolist()]
+
+        return SequenceScores(
+            nll=self.nll[index],
+            nll_sum=self.nll_sum[index],
+            num_tokens=self.num_tokens[index],
+            token_logprobs=pick(self.token_logprobs),
+            token_logprob_mean=pick(self.token_logprob_mean),
+            token_logprob_std=pick(self.token_logprob_std),
+            token_argmax_match=pick(self.token_argmax_match),
+        )
+
 
 @contextmanager
 def eval_mode(model: Any) -> Iterator[Any]:
@@ -92,6 +118,198 @@ def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class _ScoreStore:
+    """Collects per-sequence scores from batches of logits and labels (causal shift, -100 = not scored)."""
+
+    def __init__(self, n: int, logprobs: bool, moments: bool, argmax_match: bool) -> None:
+        import torch
+
+        self.nll_sum = torch.empty(n, dtype=torch.float32)
+        self.num_tokens = torch.empty(n, dtype=torch.long)
+        self.moments, self.argmax_match = moments, argmax_match
+        self.logprobs = logprobs or moments or argmax_match
+        self.token_logprobs: list[Any] = [None] * n
+        self.token_mean: list[Any] = [None] * n
+        self.token_std: list[Any] = [None] * n
+        self.token_match: list[Any] = [None] * n
+
+    def __call__(self, idx: Sequence[int], logits: torch.Tensor, labels: torch.Tensor) -> None:
+        import torch
+
+        s, counts = sequence_nll(logits, labels, reduction="sum")
+        index = torch.tensor(list(idx))
+        self.nll_sum[index] = s.cpu()
+        self.num_tokens[index] = counts.cpu()
+        if not self.logprobs:
+            return
+        picked, mask = token_log_probs(logits, labels)
+        picked, mask = picked.cpu(), mask.cpu()
+        if self.moments:
+            logp = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
+            mean = (logp.exp() * logp).sum(-1)
+            std = (logp.exp() * (logp - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
+            mean, std = mean.cpu(), std.cpu()
+        if self.argmax_match:
+            match = (logits[:, :-1, :].argmax(-1) == labels[:, 1:]).cpu()
+        for row, i in enumerate(idx):
+            self.token_logprobs[i] = picked[row][mask[row]]
+            if self.moments:
+                self.token_mean[i] = mean[row][mask[row]]
+                self.token_std[i] = std[row][mask[row]]
+            if self.argmax_match:
+                self.token_match[i] = match[row][mask[row]]
+
+    def result(self) -> SequenceScores:
+        return SequenceScores(
+            nll=self.nll_sum / self.num_tokens,
+            nll_sum=self.nll_sum,
+            num_tokens=self.num_tokens,
+            token_logprobs=self.token_logprobs if self.logprobs else None,
+            token_logprob_mean=self.token_mean if self.moments else None,
+            token_logprob_std=self.token_std if self.moments else None,
+            token_argmax_match=self.token_match if self.argmax_match else None,
+        )
+
+
+def _prefill(
+    model: Any, prompts: list[Sequence[int]], pad_token_id: int, device: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any, str]:
+    """One forward pass over left-padded prompts that fills a new key/value cache.
+
+    Returns the logits at the last position (`(batch, 1, vocab)`; only those are computed where the model allows),
+    the attention mask, each row's last position, the cache, and the name of the model's cache argument (`cache` in
+    recent transformers, `past_key_values` before).
+    """
+    from transformers import DynamicCache
+
+    params = _forward_parameters(model)
+    cache_arg = "cache" if "cache" in params else "past_key_values"
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+    config = getattr(model, "config", None)
+    batch = pad_batch(
+        [{"input_ids": p, "attention_mask": [1] * len(p)} for p in prompts],
+        pad_token_id,
+        padding_side="left",
+        keys=("input_ids", "attention_mask"),
+    )
+    mask = batch["attention_mask"].to(device)
+    position = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt's positions start at 0
+    cache = DynamicCache(config=config) if config is not None else DynamicCache()
+    logits = model(
+        input_ids=batch["input_ids"].to(device),
+        attention_mask=mask,
+        position_ids=position,
+        use_cache=True,
+        **{cache_arg: cache},
+        **extra,
+    ).logits[:, -1:, :]
+    return logits, mask, position[:, -1:], cache, cache_arg
+
+
+def score_continuations(
+    model: PreTrainedModel,
+    prompts: Sequence[Sequence[int]],
+    continuations: Sequence[Sequence[Sequence[int]]],
+    pad_token_id: int,
+    batch_size: int = 16,
+    return_token_logprobs: bool = False,
+    return_token_moments: bool = False,
+    return_token_argmax_match: bool = False,
+    progress: bool = False,
+    desc: str = "scoring",
+) -> SequenceScores:
+    """NLL of continuations that share a prompt (e.g. a question's true, paraphrased and perturbed answers): each
+    prompt is run once and its key/value cache reused by all of its continuations.
+
+    Every token of a continuation is scored (the prompt is not). The numbers are those of [`score_sequences`] on the
+    concatenated `prompt + continuation` sequences with the prompt labelled `-100` (up to float rounding), with the
+    prompt's forward pass done once instead of once per continuation. Prompts are grouped into batches of at most
+    `batch_size` continuations, sorted by length; prompts are padded on the left, continuations on the right.
+
+    Args:
+        model (`PreTrainedModel`): A decoder-only causal LM (scored in eval mode, no gradients).
+        prompts (`Sequence[Sequence[int]]`): Prompt token ids, each non-empty.
+        continuations (`Sequence[Sequence[Sequence[int]]]`): For each prompt, one or more non-empty continuations.
+        pad_token_id (`int`): The tokenizer's pad id.
+        batch_size (`int`, *optional*, defaults to `16`): Continuations per forward pass (a prompt with more
+            continuations gets a batch of its own).
+        return_token_logprobs, return_token_moments, return_token_argmax_match (`bool`, *optional*): As in
+            [`score_sequences`].
+        progress (`bool`, *optional*, defaults to `False`): Show a tqdm bar.
+        desc (`str`, *optional*): The bar's label.
+
+    Returns:
+        [`SequenceScores`]: One entry per continuation, prompt by prompt in input order (on CPU).
+
+    Example:
+        >>> import torch
+        >>> from transformers import LlamaConfig, LlamaForCausalLM
+        >>> _ = torch.manual_seed(0)
+        >>> model = LlamaForCausalLM(LlamaConfig(vocab_size=16, hidden_size=8, intermediate_size=16,
+        ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2)).eval()
+        >>> shared = score_continuations(model, [[1, 2]], [[[3, 4], [5]]], pad_token_id=0)
+        >>> alone = score_sequences(model, [{"input_ids": [1, 2, 3, 4], "labels": [-100, -100, 3, 4]},
+        ...     {"input_ids": [1, 2, 5], "labels": [-100, -100, 5]}], pad_token_id=0)
+        >>> torch.allclose(shared.nll, alone.nll, atol=1e-6)
+        True
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if len(prompts) == 0:
+        raise ValueError("no prompts to score continuations of.")
+    if len(continuations) != len(prompts):
+        raise ValueError(f"got {len(prompts)} prompts but {len(continuations)} lists of continuations.")
+    for i, (p, conts) in enumerate(zip(prompts, continuations)):
+        if len(p) == 0 or len(conts) == 0 or any(len(c) == 0 for c in conts):
+            raise ValueError(
+                f"prompt {i}: prompts, their lists of continuations and each continuation must be non-empty."
+            )
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        raise ValueError("score_continuations supports decoder-only (causal) language models.")
+    first = [0]
+    for conts in continuations:
+        first.append(first[-1] + len(conts))
+    store = _ScoreStore(first[-1], return_token_logprobs, return_token_moments, return_token_argmax_match)
+    # batches of whole prompts, longest (prompt + longest continuation) first, <= batch_size continuations each
+    order = sorted(range(len(prompts)), key=lambda i: -(len(prompts[i]) + max(len(c) for c in continuations[i])))
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and sum(len(continuations[j]) for j in batches[-1]) + len(continuations[i]) <= batch_size:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    device = _device_of(model)
+    with torch.inference_mode(), eval_mode(model):
+        for group in tqdm(batches, desc=desc, disable=not progress, leave=False):
+            last_logits, prompt_mask, _, cache, cache_arg = _prefill(
+                model, [prompts[i] for i in group], pad_token_id, device
+            )
+            rows = [(g, c) for g, i in enumerate(group) for c in continuations[i]]
+            owner = torch.tensor([g for g, _ in rows], device=device)
+            cache.batch_select_indices(owner)  # each prompt's cache, once per continuation
+            cont = pad_batch(
+                [{"input_ids": c, "attention_mask": [1] * len(c), "labels": c} for _, c in rows], pad_token_id
+            )
+            cont_mask = cont["attention_mask"].to(device)
+            start = prompt_mask.sum(-1)[owner].unsqueeze(1)
+            logits = model(
+                input_ids=cont["input_ids"].to(device),
+                attention_mask=torch.cat([prompt_mask[owner], cont_mask], dim=1),
+                position_ids=start + torch.arange(cont_mask.shape[1], device=device),
+                use_cache=True,
+                **{cache_arg: cache},
+            ).logits
+            # the prompt's last logits score the first continuation token; a leading -100 keeps the causal shift
+            logits = torch.cat([last_logits[owner], logits], dim=1)
+            labels = torch.cat([torch.full_like(cont["labels"][:, :1], -100), cont["labels"]], dim=1).to(device)
+            idx = [first[i] + k for i in group for k in range(len(continuations[i]))]
+            store(idx, logits, labels)
+    return store.result()
 
 
 def score_sequences(
@@ -138,18 +356,10 @@ def score_sequences(
     import torch
     from tqdm.auto import tqdm
 
-    n = len(features)
-    if n == 0:
+    if len(features) == 0:
         raise ValueError("no sequences to score.")
     device = _device_of(model)
-    nll = torch.empty(n, dtype=torch.float32)
-    nll_sum = torch.empty(n, dtype=torch.float32)
-    num_tokens = torch.empty(n, dtype=torch.long)
-    token_logprobs: list[torch.Tensor | None] = [None] * n
-    token_mean: list[torch.Tensor | None] = [None] * n
-    token_std: list[torch.Tensor | None] = [None] * n
-    token_match: list[torch.Tensor | None] = [None] * n
-    return_token_logprobs = return_token_logprobs or return_token_moments or return_token_argmax_match
+    store = _ScoreStore(len(features), return_token_logprobs, return_token_moments, return_token_argmax_match)
     batches = _batches_by_length([len(f["input_ids"]) for f in features], batch_size)
     with torch.inference_mode(), eval_mode(model):
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
@@ -167,38 +377,26 @@ def score_sequences(
             batch = pad_batch(rows, pad_token_id, padding_side="right")
             batch = {k: v.to(device) for k, v in batch.items()}
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            s, counts = sequence_nll(logits, batch["labels"], reduction="sum")
-            s, counts = s.cpu(), counts.cpu()
-            index = torch.tensor(idx)
-            nll_sum[index] = s
-            num_tokens[index] = counts
-            nll[index] = s / counts
-            if return_token_logprobs:
-                picked, mask = token_log_probs(logits, batch["labels"])
-                picked, mask = picked.cpu(), mask.cpu()
-                if return_token_moments:
-                    logp = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
-                    mean = (logp.exp() * logp).sum(-1)
-                    std = (logp.exp() * (logp - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
-                    mean, std = mean.cpu(), std.cpu()
-                if return_token_argmax_match:
-                    match = (logits[:, :-1, :].argmax(-1) == batch["labels"][:, 1:]).cpu()
-                for row, i in enumerate(idx):
-                    token_logprobs[i] = picked[row][mask[row]]
-                    if return_token_moments:
-                        token_mean[i] = mean[row][mask[row]]
-                        token_std[i] = std[row][mask[row]]
-                    if return_token_argmax_match:
-                        token_match[i] = match[row][mask[row]]
-    return SequenceScores(
-        nll=nll,
-        nll_sum=nll_sum,
-        num_tokens=num_tokens,
-        token_logprobs=token_logprobs if return_token_logprobs else None,  # type: ignore[arg-type]
-        token_logprob_mean=token_mean if return_token_moments else None,  # type: ignore[arg-type]
-        token_logprob_std=token_std if return_token_moments else None,  # type: ignore[arg-type]
-        token_argmax_match=token_match if return_token_argmax_match else None,  # type: ignore[arg-type]
-    )
+            store(idx, logits, batch["labels"])
+    return store.result()
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """End-of-sequence ids: the model's generation config (an id or a list), else the tokenizer's; may be empty."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    if eos is None:
+        return []
+    return [int(e) for e in eos] if isinstance(eos, (list, tuple)) else [int(eos)]
+
+
+def _forward_parameters(model: Any) -> set[str]:
+    """Names of the keyword arguments of the (base) model's forward, to pick the cache argument's name."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return set(inspect.signature(base.forward).parameters)
 
 
 def generate_greedy(
@@ -212,21 +410,40 @@ def generate_greedy(
 ) -> list[str]:
     """Greedy continuations of tokenised prompts, batched with left padding; returns the decoded new text.
 
+    The same tokens as `model.generate(do_sample=False, num_beams=1, max_new_tokens=...)` on each prompt alone, made
+    faster: prompts are sorted by length into batches (little padding), decoded with a key/value cache, and a row
+    leaves the batch (and the cache) as soon as it emits an end-of-sequence token, so a batch costs as many steps as
+    its longest answer and each step only the rows still running; the prompt's logits are computed only at its last
+    position where the model allows (`logits_to_keep`). Decoder-only models.
+
     Args:
         model (`PreTrainedModel`): A causal LM.
         tokenizer (`PreTrainedTokenizerBase`): Its tokenizer (needs a pad token; used to decode).
         prompts (`Sequence[Sequence[int]]`): Prompt token ids, e.g. from [`~hf_unlearn.data.tokenize_prompt`].
         max_new_tokens (`int`, *optional*, defaults to `200`): Generation length cap (open-unlearning's TOFU value).
-        batch_size (`int`, *optional*, defaults to `16`): Prompts per `generate` call.
+        batch_size (`int`, *optional*, defaults to `16`): Prompts decoded together.
         progress (`bool`, *optional*, defaults to `False`): Show a tqdm bar.
         desc (`str`, *optional*): The bar's label.
 
     Returns:
         `list[str]`: The generated text of each prompt (special tokens removed, stripped), in input order.
+
+    Example:
+        >>> import torch
+        >>> from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+        >>> from tokenizers import Tokenizer, models
+        >>> _ = torch.manual_seed(0)
+        >>> model = LlamaForCausalLM(LlamaConfig(vocab_size=8, hidden_size=8, intermediate_size=16,
+        ...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2, eos_token_id=1)).eval()
+        >>> tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(
+        ...     {c: i for i, c in enumerate("_eabcdfg")}, unk_token="_")), pad_token="_", eos_token="e")
+        >>> texts = generate_greedy(model, tok, [[2, 3], [4]], max_new_tokens=3)
+        >>> texts == [tok.decode(model.generate(torch.tensor([p]), max_new_tokens=3, do_sample=False)[0, len(p):],
+        ...     skip_special_tokens=True).strip() for p in [[2, 3], [4]]]
+        True
     """
     import torch
     from tqdm.auto import tqdm
-    from transformers import GenerationConfig
 
     from ..data.collate import require_pad_token
 
@@ -234,28 +451,40 @@ def generate_greedy(
         raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}.")
     if len(prompts) == 0:
         raise ValueError("no prompts to generate from.")
+    if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
+        raise ValueError("generate_greedy supports decoder-only (causal) language models.")
     pad_id = require_pad_token(tokenizer)
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    if eos is None:
-        eos = tokenizer.eos_token_id
-    gen_config = GenerationConfig(
-        do_sample=False, num_beams=1, max_new_tokens=max_new_tokens, pad_token_id=pad_id, eos_token_id=eos
-    )
+    eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
     device = _device_of(model)
+    eos = eos.to(device)
     out: list[str | None] = [None] * len(prompts)
     batches = _batches_by_length([len(p) for p in prompts], batch_size)
-    with torch.inference_mode():
+    with torch.inference_mode(), eval_mode(model):
         for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            batch = pad_batch(
-                [{"input_ids": prompts[i], "attention_mask": [1] * len(prompts[i])} for i in idx],
-                pad_id,
-                padding_side="left",
-                keys=("input_ids", "attention_mask"),
-            )
-            batch = {k: v.to(device) for k, v in batch.items()}
-            generated = model.generate(**batch, generation_config=gen_config)
-            new_tokens = generated[:, batch["input_ids"].shape[1] :].cpu()
-            texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            logits, mask, position, cache, cache_arg = _prefill(model, [prompts[i] for i in idx], pad_id, device)
+            rows = torch.arange(len(idx), device=device)  # which rows of the batch are still generating
+            tokens: list[list[int]] = [[] for _ in idx]
+            for step in range(max_new_tokens):
+                next_token = logits[:, -1, :].argmax(-1)
+                for row, token in zip(rows.tolist(), next_token.tolist()):
+                    tokens[row].append(token)
+                running = ~torch.isin(next_token, eos)
+                if step == max_new_tokens - 1 or not bool(running.any()):
+                    break
+                if not bool(running.all()):  # finished rows leave the batch and the cache
+                    keep = running.nonzero().squeeze(1)
+                    cache.batch_select_indices(keep)
+                    rows, next_token, mask, position = rows[keep], next_token[keep], mask[keep], position[keep]
+                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+                position = position + 1
+                logits = model(
+                    input_ids=next_token.unsqueeze(1),
+                    attention_mask=mask,
+                    position_ids=position,
+                    use_cache=True,
+                    **{cache_arg: cache},
+                ).logits
+            texts = tokenizer.batch_decode(tokens, skip_special_tokens=True)
             for i, text in zip(idx, texts):
                 out[i] = text.strip()
     return out  # type: ignore[return-value]

@@ -420,6 +420,21 @@ def _tokenize_set(
     return features, ans_idx, para_idx, pert_idx
 
 
+def _split_prompts(
+    features: list[dict[str, list[int]]], item_starts: list[int]
+) -> tuple[list[list[int]], list[list[list[int]]]]:
+    """Per item, the shared prompt (the unlabelled prefix) and the labelled continuations of its sequences, which
+    [`_tokenize_set`] lays out item by item starting at `item_starts` (`tokenize_qa` tokenises the prompt on its own,
+    so every answer of a question has the same prompt tokens)."""
+    prompts, continuations = [], []
+    for i, begin in enumerate(item_starts):
+        end = item_starts[i + 1] if i + 1 < len(item_starts) else len(features)
+        n_prompt = next(t for t, label in enumerate(features[begin]["labels"]) if label != -100)
+        prompts.append(features[begin]["input_ids"][:n_prompt])
+        continuations.append([f["input_ids"][n_prompt:] for f in features[begin:end]])
+    return prompts, continuations
+
+
 def retain_truth_ratios(retain_results: Any, forget_split: str | None = None) -> np.ndarray:
     """The retain model's per-item forget truth ratios, from what a user can pass as `retain_results`.
 
@@ -457,6 +472,276 @@ def retain_truth_ratios(retain_results: Any, forget_split: str | None = None) ->
     return _vector(retain_results, "retain_results")
 
 
+class TofuEvaluator:
+    """TOFU evaluation of any number of models on one data setup: the data is loaded and tokenised once and every
+    model call reuses it (a relearning curve, a training run's evaluations, or several models in one process).
+
+    Per model, each sequence gets one forward pass: each question is run once and its key/value cache is shared by its
+    true, paraphrased and perturbed answers ([`~hf_unlearn.eval.scoring.score_continuations`], length-sorted
+    batches), and that pass also gives the forget set's membership-inference scores and extraction strength (privacy
+    metrics). Greedy answers come from [`~hf_unlearn.eval.scoring.
+    generate_greedy`] (length-bucketed batches, key/value cache, rows leave the batch at end-of-sequence). The
+    numbers are those of [`evaluate_tofu`], which is this class called once.
+
+    Args:
+        tokenizer (`PreTrainedTokenizerBase`): The models' tokenizer; it needs a pad token.
+        data, forget_split, template, batch_size, max_new_tokens, retain_eval_split, eval_sets, max_items, privacy:
+            As in [`evaluate_tofu`].
+
+    Example:
+        >>> from hf_unlearn.eval.tofu import TofuEvaluator
+        >>> evaluator = TofuEvaluator(tokenizer, "path/to/world", eval_sets=("forget",))  # doctest: +SKIP
+        >>> retain = evaluator(retain_model)  # doctest: +SKIP
+        >>> evaluator(unlearned_model, retain_results=retain)["summary"]["forget_quality"]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        data: str | os.PathLike | Mapping[str, Any] = "locuslab/TOFU",
+        forget_split: str = "forget10",
+        template: str = "auto",
+        batch_size: int = 16,
+        max_new_tokens: int = 200,
+        retain_eval_split: str = "retain_perturbed",
+        eval_sets: Sequence[str] = EVAL_SETS,
+        max_items: int | None = None,
+        privacy: bool | None = None,
+    ) -> None:
+        from ..data.collate import require_pad_token
+        from ..data.templates import get_template
+        from ..data.tofu import FORGET_SPLITS, PERTURBED_COLUMNS, QA_COLUMNS
+
+        if forget_split not in FORGET_SPLITS:
+            raise ValueError(f"forget_split must be one of {FORGET_SPLITS}, got {forget_split!r}.")
+        if not isinstance(data, (str, os.PathLike, Mapping)) and hasattr(data, "path"):
+            data = data.path  # a built world object (`hf_unlearn.synthetic.TofuWorld`)
+        unknown = [s for s in eval_sets if s not in EVAL_SETS]
+        if unknown or not eval_sets:
+            raise ValueError(f"eval_sets must be a non-empty subset of {EVAL_SETS}, got {list(eval_sets)}.")
+        if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
+            raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}.")
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}.")
+        self.tokenizer = tokenizer
+        self.pad_id = require_pad_token(tokenizer)
+        self.template = get_template(template, tokenizer)
+        self.data = data
+        self.forget_split = forget_split
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+        self.max_items = max_items
+        self.eval_sets = [s for s in EVAL_SETS if s in eval_sets]
+        self.rows: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        for eval_set in self.eval_sets:
+            split = _split_name(eval_set, forget_split, retain_eval_split)
+            ds = _load_set(data, split, QA_COLUMNS + PERTURBED_COLUMNS[eval_set])
+            if max_items is not None:
+                ds = ds.select(range(min(max_items, len(ds))))
+            self.rows[eval_set] = (split, ds.to_list())
+        self.holdout_rows = None
+        if "forget" in self.eval_sets and privacy is not False:
+            self.holdout_rows = _holdout_rows(data, forget_split, max_items, required=privacy is True)
+        self._tokenized: dict[int | None, dict[str, Any]] = {}
+
+    def _tokenize(self, ctx: int | None) -> dict[str, Any]:
+        """Every sequence and prompt, tokenised once per context length (the same for every model of a family)."""
+        from ..data.templates import tokenize_qa
+
+        if ctx not in self._tokenized:
+            sets = {}
+            for eval_set, (split, rows) in self.rows.items():
+                features, ans_idx, para_idx, pert_idx = _tokenize_set(
+                    rows, eval_set, split, self.tokenizer, self.template, ctx
+                )
+                prompts, continuations = _split_prompts(features, ans_idx)
+                sets[eval_set] = {
+                    "continuations": continuations,
+                    "ans_idx": ans_idx,
+                    "para_idx": para_idx,
+                    "pert_idx": pert_idx,
+                    "prompts": prompts,
+                }
+            holdout = None
+            if self.holdout_rows is not None:
+                holdout = [
+                    tokenize_qa(self.tokenizer, r["question"], r["answer"], self.template, max_length=ctx)
+                    for r in self.holdout_rows
+                ]
+            self._tokenized[ctx] = {"sets": sets, "holdout": holdout}
+        return self._tokenized[ctx]
+
+    def _new_tokens(self, prompts: Sequence[Sequence[int]], split: str, ctx: int | None) -> int:
+        new_tokens = self.max_new_tokens
+        if ctx is not None:
+            longest = max(len(p) for p in prompts)
+            if longest >= ctx:
+                raise ValueError(
+                    f"{split}: a prompt is {longest} tokens, not shorter than the model's context ({ctx})."
+                )
+            if longest + new_tokens > ctx:
+                new_tokens = ctx - longest
+                logger.warning(
+                    "max_new_tokens=%d does not fit the model's context (%d) after a %d-token prompt; using %d.",
+                    self.max_new_tokens,
+                    ctx,
+                    longest,
+                    new_tokens,
+                )
+        return new_tokens
+
+    def __call__(self, model: PreTrainedModel, retain_results: Any = None, progress: bool = False) -> dict[str, Any]:
+        """Evaluates `model`; returns what [`evaluate_tofu`] returns.
+
+        Args:
+            model (`PreTrainedModel`): The causal LM (its train/eval mode is restored afterwards).
+            retain_results (*optional*): A retain model's results, JSON path or per-item forget truth ratios; gives
+                forget quality (and the PrivLeak reference).
+            progress (`bool`, *optional*, defaults to `False`): Show progress bars.
+        """
+        from .scoring import eval_mode, generate_greedy, score_continuations, score_sequences
+
+        retain_tr = None
+        if retain_results is not None:
+            if "forget" not in self.eval_sets:
+                raise ValueError("retain_results gives forget quality, which needs the 'forget' eval set.")
+            retain_tr = retain_truth_ratios(retain_results, self.forget_split)
+        ctx = _context_length(model, self.tokenizer)
+        tokenized = self._tokenize(ctx)
+        privacy = tokenized["holdout"] is not None
+
+        start = time.perf_counter()
+        sets: dict[str, dict[str, Any]] = {}
+        per_item: dict[str, dict[str, Any]] = {}
+        privacy_results = None
+        with eval_mode(model):
+            for eval_set in self.eval_sets:
+                split, rows = self.rows[eval_set]
+                tok = tokenized["sets"][eval_set]
+                extras = privacy and eval_set == "forget"  # the same pass gives the forget set's MIA scores and ES
+                scores = score_continuations(
+                    model,
+                    tok["prompts"],
+                    tok["continuations"],
+                    self.pad_id,
+                    batch_size=self.batch_size,
+                    return_token_moments=extras,
+                    return_token_argmax_match=extras,
+                    progress=progress,
+                    desc=f"scoring {split}",
+                )
+                nll = scores.nll.numpy()
+                nll_ans = nll[tok["ans_idx"]]
+                nll_para = nll[tok["para_idx"]]
+                nll_pert = [nll[idx].tolist() for idx in tok["pert_idx"]]
+                generations = generate_greedy(
+                    model,
+                    self.tokenizer,
+                    tok["prompts"],
+                    max_new_tokens=self._new_tokens(tok["prompts"], split, ctx),
+                    batch_size=self.batch_size,
+                    progress=progress,
+                    desc=f"generating {split}",
+                )
+                references = [r["answer"] for r in rows]
+                aggregates, items = tofu_set_metrics(
+                    eval_set,
+                    nll_ans,
+                    nll_pert,
+                    nll_paraphrased=None if eval_set in OPTION_SETS else nll_para,
+                    generations=generations,
+                    references=references,
+                )
+                sets[eval_set] = {"split": split, **aggregates}
+                items.update(
+                    {
+                        "question": [r["question"] for r in rows],
+                        "answer": references,
+                        "generation": generations,
+                        "nll_answer": nll_ans.tolist(),
+                        "nll_perturbed": nll_pert,
+                    }
+                )
+                if eval_set not in OPTION_SETS:
+                    items["nll_paraphrased"] = nll_para.tolist()
+                per_item[eval_set] = items
+                if extras:
+                    holdout_scores = score_sequences(
+                        model,
+                        tokenized["holdout"],
+                        self.pad_id,
+                        batch_size=self.batch_size,
+                        return_token_moments=True,
+                        progress=progress,
+                        desc="MIA scoring holdout",
+                    )
+                    privacy_results = _privacy_from_scores(
+                        scores.select(tok["ans_idx"]),
+                        holdout_scores,
+                        references,
+                        [r["answer"] for r in self.holdout_rows],
+                        _retain_min_k_auc(retain_results),
+                    )
+        return self._report(model, sets, per_item, retain_tr, privacy_results, time.perf_counter() - start)
+
+    def _report(
+        self,
+        model: Any,
+        sets: dict[str, dict[str, Any]],
+        per_item: dict[str, dict[str, Any]],
+        retain_tr: np.ndarray | None,
+        privacy_results: dict[str, Any] | None,
+        seconds: float,
+    ) -> dict[str, Any]:
+        summary: dict[str, Any] = {}
+        if retain_tr is not None:
+            if len(retain_tr) != len(per_item["forget"]["truth_ratio"]):
+                logger.warning(
+                    "the retain results hold %d forget truth ratios but %d items were evaluated here (different "
+                    "max_items or data?); forget quality compares the two samples as they are.",
+                    len(retain_tr),
+                    len(per_item["forget"]["truth_ratio"]),
+                )
+            fq = forget_quality(per_item["forget"]["truth_ratio"], retain_tr)
+            summary["forget_quality"] = fq["forget_quality"]
+            summary["forget_quality_ks_statistic"] = fq["ks_statistic"]
+        else:
+            summary["forget_quality"] = None
+            summary["forget_quality_ks_statistic"] = None
+        terms = _utility_terms(sets)
+        summary["model_utility"] = model_utility(terms) if all(s in sets for s in UTILITY_SETS) else None
+        for name, agg in sets.items():
+            for key in ("probability", "rouge_l_recall", "truth_ratio", "utility"):
+                if key in agg:
+                    summary[f"{name}_{key}"] = agg[key]
+        # open-unlearning's names (forget_truth_ratio already matches: mean(min(R, 1/R))).
+        if "forget" in sets:
+            summary["forget_Q_A_Prob"] = sets["forget"]["probability"]
+            summary["forget_Q_A_ROUGE"] = sets["forget"].get("rouge_l_recall")
+        if privacy_results is not None:
+            summary.update(privacy_results["summary"])
+            per_item["privacy"] = privacy_results["per_item"]
+        data = self.data
+        return {
+            "benchmark": "tofu",
+            "model": getattr(model, "name_or_path", None) or None,
+            "data": data
+            if isinstance(data, str)
+            else (os.fspath(data) if isinstance(data, os.PathLike) else "<in-memory>"),
+            "forget_split": self.forget_split,
+            "template": self.template.name,
+            "max_new_tokens": self.max_new_tokens,
+            "batch_size": self.batch_size,
+            "max_items": self.max_items,
+            "truth_ratio_definition": TRUTH_RATIO_DEFINITION,
+            "summary": summary,
+            "model_utility_terms": terms,
+            "sets": sets,
+            "per_item": per_item,
+            "eval_seconds": seconds,
+        }
+
+
 def evaluate_tofu(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -474,8 +759,10 @@ def evaluate_tofu(
 ) -> dict[str, Any]:
     """Evaluates a causal LM on TOFU: every metric of the benchmark, aggregated and per item.
 
-    Scoring is batched over all sequences of a set at once (true, paraphrased and perturbed answers flattened into
-    one length-sorted list) and greedy generation is batched with left padding.
+    Scoring is batched over all answers of a set (each question run once, its cache shared by its true, paraphrased
+    and perturbed answers) and greedy generation is batched with left padding and a key/value cache. To evaluate several models (or one
+    model several times) on the same data, build a [`TofuEvaluator`] once and call it: the data is then loaded and
+    tokenised once.
 
     Args:
         model (`PreTrainedModel`): The causal LM to evaluate (its train/eval mode is restored afterwards).
@@ -514,163 +801,19 @@ def evaluate_tofu(
         >>> results = evaluate_tofu(model, tokenizer, "path/to/world", retain_results="retain90.json")  # doctest: +SKIP
         >>> results["summary"]["forget_quality"], results["summary"]["model_utility"]  # doctest: +SKIP
     """
-    from ..data.collate import require_pad_token
-    from ..data.templates import get_template, tokenize_prompt
-    from ..data.tofu import FORGET_SPLITS, PERTURBED_COLUMNS, QA_COLUMNS
-    from .scoring import generate_greedy, score_sequences
-
-    if forget_split not in FORGET_SPLITS:
-        raise ValueError(f"forget_split must be one of {FORGET_SPLITS}, got {forget_split!r}.")
-    if not isinstance(data, (str, os.PathLike, Mapping)) and hasattr(data, "path"):
-        data = data.path  # a built world object (`hf_unlearn.synthetic.TofuWorld`)
-    unknown = [s for s in eval_sets if s not in EVAL_SETS]
-    if unknown or not eval_sets:
-        raise ValueError(f"eval_sets must be a non-empty subset of {EVAL_SETS}, got {list(eval_sets)}.")
-    if max_items is not None and (not isinstance(max_items, int) or max_items < 1):
-        raise ValueError(f"max_items must be a positive integer or None, got {max_items!r}.")
-    pad_id = require_pad_token(tokenizer)
-    tpl = get_template(template, tokenizer)
-    ctx = _context_length(model, tokenizer)
-    retain_tr = None
-    if retain_results is not None:
-        if "forget" not in eval_sets:
-            raise ValueError("retain_results gives forget quality, which needs the 'forget' eval set.")
-        retain_tr = retain_truth_ratios(retain_results, forget_split)
-    holdout_rows = None
-    if "forget" in eval_sets and privacy is not False:
-        holdout_rows = _holdout_rows(data, forget_split, max_items, required=privacy is True)
-
-    start = time.perf_counter()
-    was_training = model.training
-    model.eval()
-    sets: dict[str, dict[str, Any]] = {}
-    per_item: dict[str, dict[str, Any]] = {}
-    try:
-        for eval_set in [s for s in EVAL_SETS if s in eval_sets]:
-            split = _split_name(eval_set, forget_split, retain_eval_split)
-            ds = _load_set(data, split, QA_COLUMNS + PERTURBED_COLUMNS[eval_set])
-            if max_items is not None:
-                ds = ds.select(range(min(max_items, len(ds))))
-            rows = ds.to_list()
-            features, ans_idx, para_idx, pert_idx = _tokenize_set(rows, eval_set, split, tokenizer, tpl, ctx)
-            nll = score_sequences(
-                model, features, pad_id, batch_size=batch_size, progress=progress, desc=f"scoring {split}"
-            ).nll.numpy()
-            nll_ans = nll[ans_idx]
-            nll_para = nll[para_idx]
-            nll_pert = [nll[idx].tolist() for idx in pert_idx]
-
-            prompts = [tokenize_prompt(tokenizer, r["question"], tpl) for r in rows]
-            new_tokens = max_new_tokens
-            if ctx is not None:
-                longest = max(len(p) for p in prompts)
-                if longest >= ctx:
-                    raise ValueError(
-                        f"{split}: a prompt is {longest} tokens, not shorter than the model's context ({ctx})."
-                    )
-                if longest + new_tokens > ctx:
-                    new_tokens = ctx - longest
-                    logger.warning(
-                        "max_new_tokens=%d does not fit the model's context (%d) after a %d-token prompt; using %d.",
-                        max_new_tokens,
-                        ctx,
-                        longest,
-                        new_tokens,
-                    )
-            generations = generate_greedy(
-                model,
-                tokenizer,
-                prompts,
-                max_new_tokens=new_tokens,
-                batch_size=batch_size,
-                progress=progress,
-                desc=f"generating {split}",
-            )
-            references = [r["answer"] for r in rows]
-            aggregates, items = tofu_set_metrics(
-                eval_set,
-                nll_ans,
-                nll_pert,
-                nll_paraphrased=None if eval_set in OPTION_SETS else nll_para,
-                generations=generations,
-                references=references,
-            )
-            sets[eval_set] = {"split": split, **aggregates}
-            items.update(
-                {
-                    "question": [r["question"] for r in rows],
-                    "answer": references,
-                    "generation": generations,
-                    "nll_answer": nll_ans.tolist(),
-                    "nll_perturbed": nll_pert,
-                }
-            )
-            if eval_set not in OPTION_SETS:
-                items["nll_paraphrased"] = nll_para.tolist()
-            per_item[eval_set] = items
-            if eval_set == "forget":
-                forget_rows = rows
-        privacy_results = None
-        if holdout_rows is not None:
-            privacy_results = tofu_privacy_metrics(
-                model,
-                tokenizer,
-                forget_rows,
-                holdout_rows,
-                template=tpl,
-                retain_results=retain_results,
-                batch_size=batch_size,
-                progress=progress,
-            )
-    finally:
-        model.train(was_training)
-
-    summary: dict[str, Any] = {}
-    if retain_tr is not None:
-        if len(retain_tr) != len(per_item["forget"]["truth_ratio"]):
-            logger.warning(
-                "the retain results hold %d forget truth ratios but %d items were evaluated here (different "
-                "max_items or data?); forget quality compares the two samples as they are.",
-                len(retain_tr),
-                len(per_item["forget"]["truth_ratio"]),
-            )
-        fq = forget_quality(per_item["forget"]["truth_ratio"], retain_tr)
-        summary["forget_quality"] = fq["forget_quality"]
-        summary["forget_quality_ks_statistic"] = fq["ks_statistic"]
-    else:
-        summary["forget_quality"] = None
-        summary["forget_quality_ks_statistic"] = None
-    terms = _utility_terms(sets)
-    summary["model_utility"] = model_utility(terms) if all(s in sets for s in UTILITY_SETS) else None
-    for name, agg in sets.items():
-        for key in ("probability", "rouge_l_recall", "truth_ratio", "utility"):
-            if key in agg:
-                summary[f"{name}_{key}"] = agg[key]
-    # open-unlearning's names (forget_truth_ratio already matches: mean(min(R, 1/R))).
-    if "forget" in sets:
-        summary["forget_Q_A_Prob"] = sets["forget"]["probability"]
-        summary["forget_Q_A_ROUGE"] = sets["forget"].get("rouge_l_recall")
-    if privacy_results is not None:
-        summary.update(privacy_results["summary"])
-        per_item["privacy"] = privacy_results["per_item"]
-    return {
-        "benchmark": "tofu",
-        "model": getattr(model, "name_or_path", None) or None,
-        "data": data
-        if isinstance(data, str)
-        else (os.fspath(data) if isinstance(data, os.PathLike) else "<in-memory>"),
-        "forget_split": forget_split,
-        "template": tpl.name,
-        "max_new_tokens": max_new_tokens,
-        "batch_size": batch_size,
-        "max_items": max_items,
-        "truth_ratio_definition": TRUTH_RATIO_DEFINITION,
-        "summary": summary,
-        "model_utility_terms": terms,
-        "sets": sets,
-        "per_item": per_item,
-        "eval_seconds": time.perf_counter() - start,
-    }
+    evaluator = TofuEvaluator(
+        tokenizer,
+        data,
+        forget_split=forget_split,
+        template=template,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        retain_eval_split=retain_eval_split,
+        eval_sets=eval_sets,
+        max_items=max_items,
+        privacy=privacy,
+    )
+    return evaluator(model, retain_results=retain_results, progress=progress)
 
 
 def mark_as_retain(results: dict[str, Any]) -> dict[str, Any]:
@@ -742,35 +885,68 @@ def tofu_privacy_metrics(
     """
     from ..data.collate import require_pad_token
     from ..data.templates import tokenize_qa
-    from .mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_features, privleak
-    from .muse import extraction_strength, retain_min_k_auc
+    from .scoring import eval_mode, score_sequences
 
     if not forget_rows or not holdout_rows:
         raise ValueError("privacy metrics need non-empty forget and holdout splits.")
     pad_id = require_pad_token(tokenizer)
     ctx = _context_length(model, tokenizer)
-    retain_auc = None
+    retain_auc = _retain_min_k_auc(retain_results)
+    scores = {}
+    with eval_mode(model):
+        for name, rows in (("forget", forget_rows), ("holdout", holdout_rows)):
+            features = [tokenize_qa(tokenizer, r["question"], r["answer"], template, max_length=ctx) for r in rows]
+            scores[name] = score_sequences(
+                model,
+                features,
+                pad_id,
+                batch_size=batch_size,
+                return_token_moments=True,
+                return_token_argmax_match=name == "forget",
+                progress=progress,
+                desc=f"MIA scoring {name}",
+            )
+    return _privacy_from_scores(
+        scores["forget"],
+        scores["holdout"],
+        [r["answer"] for r in forget_rows],
+        [r["answer"] for r in holdout_rows],
+        retain_auc,
+        k=k,
+    )
+
+
+def _retain_min_k_auc(retain_results: Any) -> float | None:
+    """The retain model's Min-K% AUC from what a user passes as `retain_results`, or `None` (PrivLeak then uses 0.5)."""
+    from .muse import retain_min_k_auc
+
     if isinstance(retain_results, (Mapping, str, os.PathLike, int, float)) and not isinstance(retain_results, bool):
         try:
-            retain_auc = retain_min_k_auc(retain_results)
+            return retain_min_k_auc(retain_results)
         except ValueError:
             logger.warning("the retain results have no Min-K%% AUC (summary.mia_min_k): PrivLeak is relative to 0.5.")
-    scores = {}
-    features = {}
-    for name, rows in (("forget", forget_rows), ("holdout", holdout_rows)):
-        features[name] = [tokenize_qa(tokenizer, r["question"], r["answer"], template, max_length=ctx) for r in rows]
-        scores[name] = mia_scores_from_features(
-            model,
-            features[name],
-            pad_id,
-            scored_texts=[r["answer"] for r in rows],
-            attacks=MODEL_ATTACKS,
-            k=k,
-            batch_size=batch_size,
-            progress=progress,
-        )
+    return None
+
+
+def _privacy_from_scores(
+    forget: Any,
+    holdout: Any,
+    forget_answers: Sequence[str],
+    holdout_answers: Sequence[str],
+    retain_auc: float | None,
+    k: float = 0.4,
+) -> dict[str, Any]:
+    """The privacy metrics from one scoring pass over the forget answers (with token moments and argmax matches) and
+    one over the holdout answers (with token moments)."""
+    from .mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_sequence_scores, privleak
+    from .muse import extraction_strength_of
+
+    scores = {
+        "forget": mia_scores_from_sequence_scores(forget, MODEL_ATTACKS, k, forget_answers),
+        "holdout": mia_scores_from_sequence_scores(holdout, MODEL_ATTACKS, k, holdout_answers),
+    }
     aucs = mia_aucs(scores["forget"], scores["holdout"])
-    es = extraction_strength(model, features["forget"], pad_id, batch_size=batch_size, progress=progress)
+    es = np.array([extraction_strength_of(m) for m in forget.token_argmax_match])
     summary = {
         "privleak": privleak(aucs["min_k"], retain_auc),
         "extraction_strength": float(es.mean()),

@@ -1,6 +1,6 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
-"""Is it forgotten or hidden? Relearning and quantisation attacks on a TOFU forget split, with the target and retain
-models as the two ends of the scale.
+"""Is it forgotten or hidden? Relearning and quantisation attacks on a TOFU forget split (or the MUSE forget set,
+`--benchmark muse`), with the target and retain models as the two ends of the scale.
 
 The run logic behind `examples/robustness.py` and `hf-unlearn robustness`. For each model (the given `--model`, and
 the reference target and retain models) it
@@ -10,7 +10,9 @@ the reference target and retain models) it
 2. re-evaluates after weight quantisation at each of `--quant_bits` ([`~hf_unlearn.eval.quantize.quantize_model`],
    round-to-nearest per-group on CPU, or bitsandbytes on a GPU with `--quant_backend bnb`).
 
-Forget metrics carry open-unlearning's names: `forget_Q_A_Prob` (mean length-normalised answer probability),
+With `--benchmark muse` the relearning sample is drawn from the forget articles (every token scored) and the metrics
+are MUSE's (`forget_verbmem_ROUGE`, `forget_knowmem_ROUGE`, `privleak` against the unmodified retain model,
+`extraction_strength`; [`~hf_unlearn.eval.evaluate_muse`]). TOFU forget metrics carry open-unlearning's names: `forget_Q_A_Prob` (mean length-normalised answer probability),
 `forget_Q_A_ROUGE` (ROUGE-L recall of the greedy answer), `forget_truth_ratio` (`mean(min(R, 1/R))`) and
 `forget_quality` (KS-test p-value against the unmodified retain model's truth ratios); see
 [`~hf_unlearn.eval.tofu`]. Forgetting that survives keeps these near the retain model's curve as steps grow;
@@ -38,7 +40,17 @@ from pathlib import Path
 from typing import Any
 
 
-__all__ = ["FORGET_METRICS", "RobustnessArguments", "forget_metrics", "main", "parse_args", "register_cli"]
+__all__ = [
+    "FORGET_METRICS",
+    "MUSE_FORGET_METRICS",
+    "MuseForgetEvaluator",
+    "RobustnessArguments",
+    "forget_metrics",
+    "main",
+    "parse_args",
+    "probe_model",
+    "register_cli",
+]
 
 #: open-unlearning's name → the key in `evaluate_tofu(...)["summary"]`.
 FORGET_METRICS: dict[str, str] = {
@@ -46,6 +58,13 @@ FORGET_METRICS: dict[str, str] = {
     "forget_Q_A_ROUGE": "forget_rouge_l_recall",
     "forget_truth_ratio": "forget_truth_ratio",
     "forget_quality": "forget_quality",
+}
+#: The MUSE forget metrics (open-unlearning's names, as in `evaluate_muse(...)["summary"]`).
+MUSE_FORGET_METRICS: dict[str, str] = {
+    "forget_verbmem_ROUGE": "forget_verbmem_ROUGE",
+    "forget_knowmem_ROUGE": "forget_knowmem_ROUGE",
+    "privleak": "privleak",
+    "extraction_strength": "extraction_strength",
 }
 
 
@@ -58,15 +77,25 @@ class RobustnessArguments:
         metadata={"help": "The model to probe (Hub id or folder), e.g. an unlearned model. Default: only the "
                   "reference target and retain models are probed."},
     )  # fmt: skip
+    benchmark: str = field(
+        default="tofu",
+        metadata={"help": "'tofu': the TOFU forget metrics (forget_Q_A_Prob, forget_Q_A_ROUGE, forget_truth_ratio, "
+                  "forget_quality), relearning on forget QA pairs. 'muse': the MUSE forget metrics "
+                  "(forget_verbmem_ROUGE, forget_knowmem_ROUGE, privleak, extraction_strength), relearning on the "
+                  "forget articles (every token scored)."},
+    )  # fmt: skip
     data: str | None = field(
         default=None,
-        metadata={"help": "TOFU data: a built mini-TOFU world folder (its target and retain models are the "
-                  "reference ends by default) or a Hub id (locuslab/TOFU; then give --target_model and "
-                  "--retain_model). Default: the offline world of --preset (built and cached on first use)."},
+        metadata={"help": "The data: a built mini-TOFU / mini-MUSE world folder (its target and retain models are "
+                  "the reference ends by default) or a Hub id (locuslab/TOFU, muse-bench/MUSE-News; then give "
+                  "--target_model and --retain_model). Default: the offline world of --preset (built and cached "
+                  "on first use)."},
     )  # fmt: skip
     preset: str = field(default="default", metadata={"help": "Offline world preset when --data is not given."})
     world_seed: int = field(default=0, metadata={"help": "Seed of the offline world when --data is not given."})
-    forget_split: str = field(default="forget10", metadata={"help": "forget01, forget05 or forget10."})
+    forget_split: str = field(
+        default="forget10", metadata={"help": "TOFU: forget01, forget05 or forget10 (MUSE has one forget set)."}
+    )
     target_model: str | None = field(
         default=None, metadata={"help": "The reference model trained on the forget set. Default: the world's target."}
     )
@@ -148,15 +177,16 @@ def _int_list(value: str, name: str) -> list[int]:
         raise ValueError(f"--{name} must be comma-separated integers, got {value!r}.") from err
 
 
-def forget_metrics(results: dict[str, Any]) -> dict[str, Any]:
-    """The forget metrics of an [`~hf_unlearn.eval.evaluate_tofu`] result, under open-unlearning's names.
+def forget_metrics(results: dict[str, Any], names: dict[str, str] = FORGET_METRICS) -> dict[str, Any]:
+    """The forget metrics of an [`~hf_unlearn.eval.evaluate_tofu`] (or, with `names=MUSE_FORGET_METRICS`,
+    [`~hf_unlearn.eval.evaluate_muse`]) result, under open-unlearning's names.
 
     Example:
         >>> forget_metrics({"summary": {"forget_probability": 0.5, "forget_quality": 0.1}})["forget_Q_A_Prob"]
         0.5
     """
     summary = results["summary"]
-    return {name: summary.get(key) for name, key in FORGET_METRICS.items()}
+    return {name: summary.get(key) for name, key in names.items()}
 
 
 def _validate(args: RobustnessArguments) -> tuple[list[int], list[int]]:
@@ -183,6 +213,8 @@ def _validate(args: RobustnessArguments) -> tuple[list[int], list[int]]:
             f"--relearn_batch_size must be from 1 to --relearn_samples ({args.relearn_samples}), "
             f"got {args.relearn_batch_size}."
         )
+    if args.benchmark not in ("tofu", "muse"):
+        raise ValueError(f"--benchmark must be 'tofu' or 'muse', got {args.benchmark!r}.")
     if args.forget_split not in FORGET_SPLITS:
         raise ValueError(f"--forget_split must be one of {FORGET_SPLITS}, got {args.forget_split!r}.")
     if not steps and not bits:
@@ -195,7 +227,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.5))
-    for ax, name in zip(axes.flat, FORGET_METRICS):
+    for ax, name in zip(axes.flat, report["settings"]["metrics"]):
         for label, entry in report["models"].items():
             curve = [(p["step"], p[name]) for p in entry.get("relearn", []) if p[name] is not None]
             if curve:
@@ -206,7 +238,8 @@ def _plot(report: dict[str, Any], path: Path) -> None:
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
     axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"Relearning attack on {report['settings']['forget_split']}")
+    what = report["settings"]["forget_split"] if report["settings"]["benchmark"] == "tofu" else "the MUSE forget set"
+    fig.suptitle(f"Relearning attack on {what}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -221,7 +254,114 @@ def _table(report: dict[str, Any]) -> str:
             rows.append({"model": label, "attack": f"relearn {point['step']} steps", **point})
         for point in entry.get("quantization", []):
             rows.append({"model": label, "attack": f"{point['bits']}-bit {point['backend']}", **point})
-    return markdown_table(rows, [("model", "model"), ("attack", "attack"), *((n, n) for n in FORGET_METRICS)])
+    metrics = report["settings"]["metrics"]
+    return markdown_table(rows, [("model", "model"), ("attack", "attack"), *((n, n) for n in metrics)])
+
+
+class MuseForgetEvaluator:
+    """The MUSE evaluation as `probe_model` calls it: `evaluator(model, retain_results=...)` returns
+    [`~hf_unlearn.eval.evaluate_muse`]'s result (VerbMem and KnowMem on the forget set, PrivLeak, extraction
+    strength, KnowMem on the retain set).
+
+    Example:
+        >>> evaluator = MuseForgetEvaluator(tokenizer, "path/to/muse-world")  # doctest: +SKIP
+        >>> evaluator(model)["summary"]["forget_verbmem_ROUGE"]  # doctest: +SKIP
+    """
+
+    template = "auto"  # relearning on MUSE documents uses no QA template
+
+    def __init__(self, tokenizer: Any, data: str, batch_size: int = 8, max_items: int | None = None) -> None:
+        self.tokenizer, self.data, self.batch_size, self.max_items = tokenizer, data, batch_size, max_items
+
+    def __call__(self, model: Any, retain_results: Any = None) -> dict[str, Any]:
+        from ..eval import evaluate_muse
+
+        return evaluate_muse(
+            model,
+            self.tokenizer,
+            self.data,
+            retain_results=retain_results,
+            batch_size=self.batch_size,
+            max_items=self.max_items,
+            progress=False,
+        )
+
+
+def probe_model(
+    path: str,
+    evaluator: Any,
+    retain_reference: dict[str, Any],
+    forget_rows: list[dict[str, Any]],
+    args: RobustnessArguments,
+    steps: list[int],
+    bits: list[int],
+    relearn_seed: int = 0,
+    names: dict[str, str] = FORGET_METRICS,
+) -> dict[str, Any]:
+    """The relearning curve and the quantisation results of one model (loaded from `path`).
+
+    Args:
+        path (`str`): The model (Hub id or folder).
+        evaluator (`Callable`): The forget-set evaluation, `evaluator(model, retain_results=...)` (a
+            [`~hf_unlearn.eval.TofuEvaluator`], built once for all models), with `tokenizer` and `template` attributes.
+        retain_reference (`dict`): The unmodified retain model's results (forget quality is computed against it).
+        forget_rows (`list[dict]`): The forget set (the relearning sample is drawn from it).
+        args ([`RobustnessArguments`]): The relearning and quantisation options.
+        steps (`list[int]`): Relearn steps (checked); empty for no relearning.
+        bits (`list[int]`): Bit-widths (checked); empty for no quantisation.
+        relearn_seed (`int`, *optional*, defaults to `0`): Seed of the relearning sample and batch order.
+        names (`dict`, *optional*, defaults to [`FORGET_METRICS`]): Which summary numbers to keep, under which names.
+
+    Returns:
+        `dict`: `relearn` (one entry per step: `step`, `train_loss` and the forget metrics),
+        `relearn_sample_indices` and `quantization` (one entry per bit-width).
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ..eval.quantize import load_bnb_quantized, quantize_model
+    from ..eval.relearn import relearn_attack
+
+    def metrics(model: Any) -> dict[str, Any]:
+        return forget_metrics(evaluator(model, retain_results=retain_reference), names)
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    entry: dict[str, Any] = {}
+    model = AutoModelForCausalLM.from_pretrained(path).to(device)
+    if steps:
+        curve = relearn_attack(
+            model,
+            evaluator.tokenizer,
+            forget_rows,
+            metrics,
+            steps=steps,
+            num_samples=args.relearn_samples,
+            learning_rate=args.relearn_lr,
+            batch_size=args.relearn_batch_size,
+            seed=relearn_seed,
+            template=evaluator.template,
+            use_lora=args.relearn_lora,
+            lora_r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+        )
+        entry["relearn_sample_indices"] = curve[0]["sample_indices"]
+        entry["relearn"] = [{"step": p["step"], "train_loss": p["loss"], **p["result"]} for p in curve]
+    entry["quantization"] = []
+    for b in bits:
+        if args.quant_backend == "bnb":
+            quantized = load_bnb_quantized(path, b)
+        else:
+            quantized = quantize_model(model, b, group_size=args.quant_group_size)
+        entry["quantization"].append(
+            {
+                "bits": b,
+                "backend": args.quant_backend,
+                "group_size": args.quant_group_size if args.quant_backend == "rtn" else None,
+                **metrics(quantized),
+            }
+        )
+        del quantized
+    return entry
 
 
 def main(args: RobustnessArguments) -> dict[str, Any]:
@@ -234,10 +374,9 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ..data import load_tofu, load_tokenizer_padded_with_eos
-    from ..eval import evaluate_tofu, save_json
-    from ..eval.quantize import load_bnb_quantized, quantize_model
-    from ..eval.relearn import relearn_attack, sample_forget_rows
+    from ..data import load_muse, load_tofu, load_tokenizer_padded_with_eos
+    from ..eval import TofuEvaluator, save_json
+    from ..eval.relearn import sample_forget_rows
     from ..plotting import is_plotting_available
     from .utils import is_world
 
@@ -248,22 +387,34 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
         )
 
     # ---- data and models ------------------------------------------------------------------------------------
+    muse = args.benchmark == "muse"
     data: Any = args.data
     template = args.template
     target, retain = args.target_model, args.retain_model
     if is_world(args.data):
-        from ..data import retain_split_for
-        from ..synthetic import TofuWorld, build_tofu_world
+        if muse:
+            from ..synthetic.muse import MuseWorld, build_muse_world
 
-        world = (
-            build_tofu_world(args.preset, seed=args.world_seed, num_workers=min(2, os.cpu_count() or 1))
-            if args.data is None
-            else TofuWorld.from_path(args.data)
-        )
+            world: Any = (
+                build_muse_world(args.preset, seed=args.world_seed, num_workers=min(2, os.cpu_count() or 1))
+                if args.data is None
+                else MuseWorld.from_path(args.data)
+            )
+            retain_name = "retain"
+        else:
+            from ..data import retain_split_for
+            from ..synthetic import TofuWorld, build_tofu_world
+
+            world = (
+                build_tofu_world(args.preset, seed=args.world_seed, num_workers=min(2, os.cpu_count() or 1))
+                if args.data is None
+                else TofuWorld.from_path(args.data)
+            )
+            retain_name = retain_split_for(args.forget_split)
+            template = world.template if template == "auto" else template
         data = str(world.path)
         target = target or str(world.model_path("target"))
-        retain = retain or str(world.model_path(retain_split_for(args.forget_split)))
-        template = world.template if template == "auto" else template
+        retain = retain or str(world.model_path(retain_name))
     if retain is None:
         raise ValueError("--retain_model is required with Hub data: forget quality compares against it.")
     models = {"target": target, "retain": retain}
@@ -271,80 +422,67 @@ def main(args: RobustnessArguments) -> dict[str, Any]:
         models["model"] = args.model
     models = {k: v for k, v in models.items() if v is not None}
 
-    forget_rows = load_tofu(data, args.forget_split).to_list()
+    forget_rows = (load_muse(data, "raw", "forget") if muse else load_tofu(data, args.forget_split)).to_list()
     if steps:
         sample_forget_rows(forget_rows, args.relearn_samples, args.relearn_seed)  # checks the size before any work
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer, _ = load_tokenizer_padded_with_eos(retain)
 
-    def evaluate(model: Any, retain_results: Any) -> dict[str, Any]:
-        return evaluate_tofu(
-            model,
+    if muse:
+        evaluator: Any = MuseForgetEvaluator(
+            tokenizer, data, batch_size=args.eval_batch_size, max_items=args.eval_max_items
+        )
+    else:
+        evaluator = TofuEvaluator(  # tokenises the forget set once for every model, relearn step and bit-width
             tokenizer,
             data,
             forget_split=args.forget_split,
-            retain_results=retain_results,
             template=template,
             batch_size=args.eval_batch_size,
             max_new_tokens=args.eval_max_new_tokens,
             eval_sets=("forget",),
             max_items=args.eval_max_items,
-            progress=False,
         )
+    names = MUSE_FORGET_METRICS if muse else FORGET_METRICS
 
     start = time.perf_counter()
-    retain_reference = evaluate(AutoModelForCausalLM.from_pretrained(retain).to(device), None)
+    retain_reference = evaluator(AutoModelForCausalLM.from_pretrained(retain).to(device))
     report: dict[str, Any] = {
         "benchmark": "tofu",
-        "settings": {**asdict(args), "data": data, "template": template, "models": models, "device": device},
+        "settings": {
+            **asdict(args),
+            "data": data,
+            "template": template,
+            "models": models,
+            "device": device,
+            "metrics": list(names),
+        },
         "models": {},
     }
     for label, path in models.items():
         print(f"[{label}] {path}")
-        entry: dict[str, Any] = {"path": path}
-        model = AutoModelForCausalLM.from_pretrained(path).to(device)
-        if steps:
-            curve = relearn_attack(
-                model,
-                tokenizer,
+        report["models"][label] = {
+            "path": path,
+            **probe_model(
+                path,
+                evaluator,
+                retain_reference,
                 forget_rows,
-                lambda m: forget_metrics(evaluate(m, retain_reference)),
-                steps=steps,
-                num_samples=args.relearn_samples,
-                learning_rate=args.relearn_lr,
-                batch_size=args.relearn_batch_size,
-                seed=args.relearn_seed,
-                template=template,
-                use_lora=args.relearn_lora,
-                lora_r=args.lora_r,
-                lora_alpha=args.lora_alpha,
-            )
-            entry["relearn_sample_indices"] = curve[0]["sample_indices"]
-            entry["relearn"] = [{"step": p["step"], "train_loss": p["loss"], **p["result"]} for p in curve]
-        entry["quantization"] = []
-        for b in bits:
-            if args.quant_backend == "bnb":
-                quantized = load_bnb_quantized(path, b)
-            else:
-                quantized = quantize_model(model, b, group_size=args.quant_group_size)
-            entry["quantization"].append(
-                {
-                    "bits": b,
-                    "backend": args.quant_backend,
-                    "group_size": args.quant_group_size if args.quant_backend == "rtn" else None,
-                    **forget_metrics(evaluate(quantized, retain_reference)),
-                }
-            )
-            del quantized
-        report["models"][label] = entry
-        del model
+                args,
+                steps,
+                bits,
+                relearn_seed=args.relearn_seed,
+                names=names,
+            ),
+        }
     report["seconds"] = round(time.perf_counter() - start, 1)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     save_json(report, output_dir / "robustness.json")
     table = _table(report)
+    title = "MUSE (forget set)" if muse else f"TOFU {args.forget_split}"
     (output_dir / "robustness.md").write_text(
-        f"# Relearning and quantisation attacks on TOFU {args.forget_split}\n\n{table}\n", encoding="utf-8"
+        f"# Relearning and quantisation attacks on {title}\n\n{table}\n", encoding="utf-8"
     )
     if steps and is_plotting_available():
         _plot(report, output_dir / "robustness.png")
@@ -372,7 +510,8 @@ def register_cli(subparsers: Any) -> None:
         "robustness",
         add_help=False,  # every option, --help included, goes to the job's own parser
         prefix_chars="+",  # so that options starting with "-" are not parsed here
-        help="Relearning and quantisation attacks on a TOFU forget split (as examples/robustness.py).",
+        help="Relearning and quantisation attacks on a TOFU forget split or the MUSE forget set (as "
+        "examples/robustness.py).",
         description="Is it forgotten or hidden? Re-evaluate a model's TOFU forget metrics after relearning on a "
         "forget sample and after weight quantisation, beside the target and retain models.",
     )

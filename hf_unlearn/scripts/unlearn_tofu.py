@@ -197,7 +197,7 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         model_max_length,
         retain_split_for,
     )
-    from ..eval import evaluate_tofu, plot_tradeoff, save_json, tofu_table
+    from ..eval import TofuEvaluator, plot_tradeoff, save_json, tofu_table
     from ..eval.tofu import mark_as_retain
     from ..hub import push_to_hub, resolve_token
     from ..plotting import is_plotting_available
@@ -289,19 +289,18 @@ def main(script_args: ScriptArguments, training_args: Any, method: str = "simnpo
         seed=training_args.pairing_seed,
     )
 
+    evaluator = TofuEvaluator(  # the data is tokenised once for the retain, target, in-training and final evaluations
+        tokenizer,
+        data,
+        forget_split=script_args.forget_split,
+        template=template,
+        batch_size=script_args.eval_batch_size,
+        max_new_tokens=script_args.eval_max_new_tokens,
+        max_items=script_args.eval_max_items,
+    )
+
     def evaluate(m, retain_results=None) -> dict[str, Any]:
-        return evaluate_tofu(
-            m,
-            tokenizer,
-            data,
-            forget_split=script_args.forget_split,
-            retain_results=retain_results,
-            template=template,
-            batch_size=script_args.eval_batch_size,
-            max_new_tokens=script_args.eval_max_new_tokens,
-            max_items=script_args.eval_max_items,
-            progress=False,
-        )
+        return evaluator(m, retain_results=retain_results)
 
     # ---- retain and target evaluations (main process) --------------------------------------------------------
     results: dict[str, Any] = {}

@@ -2,9 +2,10 @@
 """Worst-case forget sets ("Challenging Forgets", Fan et al., ECCV 2024): bi-level selection of the forget set that
 is hardest (or easiest) to unlearn, with the baselines to report beside it and a selection file other tools read.
 
-The core ([`select_forget_set`]) knows nothing of a model family; classification (`hf_unlearn.worstcase.vision`) and
-LLM unlearning on TOFU authors (`hf_unlearn.worstcase.tofu`) plug in a lower-level loss and a per-unit loss through
-[`SelectionProblem`].
+The core ([`select_forget_set`]) knows nothing of a model family; classification (`hf_unlearn.worstcase.vision`),
+LLM unlearning on TOFU authors (`hf_unlearn.worstcase.tofu`) and concept erasure in text-to-image pipelines
+(`hf_unlearn.worstcase.diffusion`: units = a concept's prompts, weighted ESD on the text encoder) plug in a
+lower-level loss and a per-unit loss through [`SelectionProblem`].
 """
 
 from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, random_units

@@ -1,0 +1,138 @@
+"""The fast evaluation path (`score_continuations`, `generate_greedy`, `TofuEvaluator`) against straightforward
+per-item computations: one unpadded sequence per forward pass, `model.generate` on one prompt at a time, and the
+separate MIA / extraction-strength passes."""
+
+import pytest
+import torch
+
+from hf_unlearn.eval import TofuEvaluator
+from hf_unlearn.eval.scoring import generate_greedy, score_continuations
+
+
+@pytest.fixture(scope="module")
+def tiny_lm():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=24,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=48,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+def _by_hand(model, prompt, continuation):
+    """Per-token log p, and the mean / std of log p under the model's distribution and the argmax match, from one
+    unpadded forward pass of prompt + continuation, in float64."""
+    ids = [*prompt, *continuation]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids])).logits[0].double()
+    logp = torch.log_softmax(logits, -1)
+    rows = range(len(prompt) - 1, len(ids) - 1)  # position t predicts token t + 1
+    picked = [logp[t, ids[t + 1]].item() for t in rows]
+    mean = [(logp[t].exp() * logp[t]).sum().item() for t in rows]
+    std = [((logp[t].exp() * (logp[t] - m) ** 2).sum().sqrt()).item() for t, m in zip(rows, mean)]
+    match = [int(logits[t].argmax()) == ids[t + 1] for t in rows]
+    return picked, mean, std, match
+
+
+def test_score_continuations_matches_one_unpadded_forward_per_sequence(tiny_lm):
+    # prompts of 1..5 tokens, 1..4 continuations of 1..6 tokens: a batch of 4 continuations splits the prompts over
+    # several batches, pads prompts on the left and continuations on the right
+    prompts = [[3, 4, 5], [7], [8, 9, 10, 11, 12], [13, 14]]
+    continuations = [[[6, 2], [15, 16, 17, 2], [6]], [[5, 5, 5, 5, 5, 2]], [[1, 2], [3], [4, 5, 6], [7, 8]], [[9]]]
+    scores = score_continuations(
+        tiny_lm, prompts, continuations, pad_token_id=0, batch_size=4, return_token_moments=True,
+        return_token_argmax_match=True,
+    )  # fmt: skip
+    flat = [(p, c) for p, cs in zip(prompts, continuations) for c in cs]
+    assert len(scores.nll) == len(flat) == 9
+    for i, (p, c) in enumerate(flat):
+        picked, mean, std, match = _by_hand(tiny_lm, p, c)
+        assert scores.num_tokens[i].item() == len(c)
+        assert scores.nll_sum[i].item() == pytest.approx(-sum(picked), rel=1e-5, abs=1e-5)
+        assert scores.nll[i].item() == pytest.approx(-sum(picked) / len(c), rel=1e-5, abs=1e-5)
+        assert scores.token_logprobs[i].tolist() == pytest.approx(picked, rel=1e-5, abs=1e-5)
+        assert scores.token_logprob_mean[i].tolist() == pytest.approx(mean, rel=1e-5, abs=1e-5)
+        assert scores.token_logprob_std[i].tolist() == pytest.approx(std, rel=1e-5, abs=1e-5)
+        assert scores.token_argmax_match[i].tolist() == match
+    # batch size does not change the numbers
+    one = score_continuations(tiny_lm, prompts, continuations, pad_token_id=0, batch_size=1)
+    torch.testing.assert_close(one.nll, scores.nll, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("prompts", "continuations", "message"),
+    [
+        ([], [], "no prompts"),
+        ([[1]], [[[2]], [[3]]], "1 prompts but 2 lists"),
+        ([[1]], [[]], "must be non-empty"),
+        ([[1]], [[[2], []]], "must be non-empty"),
+    ],
+)
+def test_score_continuations_bad_input(tiny_lm, prompts, continuations, message):
+    with pytest.raises(ValueError, match=message):
+        score_continuations(tiny_lm, prompts, continuations, pad_token_id=0)
+
+
+@pytest.mark.parametrize("model_name", ["target", "base"])
+def test_generate_greedy_equals_model_generate_on_each_prompt_alone(tofu_world, model_name):
+    """On the world's forget questions: the target answers and stops at EOS after different lengths, the base model
+    (never saw the authors) rambles; batches of 3 mix prompt lengths and stopping times."""
+    from hf_unlearn.data import tokenize_prompt
+    from hf_unlearn.eval import rouge_l_recall
+
+    model = tofu_world.load_model(model_name).eval()
+    tok = tofu_world.load_tokenizer()
+    rows = tofu_world.load_split("forget10_perturbed").to_list()[:7]
+    prompts = [tokenize_prompt(tok, r["question"], tofu_world.template) for r in rows]
+    fast = generate_greedy(model, tok, prompts, max_new_tokens=12, batch_size=3)
+    alone = []
+    for p in prompts:
+        out = model.generate(torch.tensor([p]), max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
+        alone.append(tok.decode(out[0, len(p) :], skip_special_tokens=True).strip())
+    assert fast == alone
+    refs = [r["answer"] for r in rows]
+    assert rouge_l_recall(fast, refs).tolist() == rouge_l_recall(alone, refs).tolist()
+    lengths = {len(tok(t)["input_ids"]) for t in fast}
+    assert len(lengths) > 1  # rows really stopped at different steps
+
+
+def test_evaluator_privacy_from_the_shared_pass_equals_the_separate_passes(tofu_world):
+    from hf_unlearn.data import tokenize_qa
+    from hf_unlearn.eval.mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_features
+    from hf_unlearn.eval.muse import extraction_strength
+
+    tok = tofu_world.load_tokenizer()
+    model = tofu_world.load_model("target")
+    evaluator = TofuEvaluator(tok, tofu_world, eval_sets=("forget",), max_new_tokens=4, batch_size=5, privacy=True)
+    results = evaluator(model)
+    scores, feats = {}, {}
+    for name, split in (("forget", "forget10"), ("holdout", "holdout10")):
+        rows = tofu_world.load_split(split).to_list()
+        feats[name] = [tokenize_qa(tok, r["question"], r["answer"], tofu_world.template) for r in rows]
+        scores[name] = mia_scores_from_features(
+            model, feats[name], tok.pad_token_id, [r["answer"] for r in rows], MODEL_ATTACKS, k=0.4, batch_size=4
+        )
+    aucs = mia_aucs(scores["forget"], scores["holdout"])
+    for attack, auc in aucs.items():
+        assert results["summary"][OPEN_UNLEARNING_MIA_KEYS[attack]] == pytest.approx(auc, abs=1e-9)
+    for attack in MODEL_ATTACKS:
+        assert results["per_item"]["privacy"]["mia_forget"][attack] == pytest.approx(
+            scores["forget"][attack].tolist(), rel=1e-5, abs=1e-6
+        )
+    es = extraction_strength(model, feats["forget"], tok.pad_token_id, batch_size=3)
+    assert results["per_item"]["privacy"]["extraction_strength"] == pytest.approx(es.tolist())
+    # a second model through the same evaluator (tokenised once) gets its own numbers, not the first one's
+    retain = evaluator(tofu_world.load_model("retain90"))
+    assert retain["summary"]["forget_Q_A_Prob"] < results["summary"]["forget_Q_A_Prob"]
+    assert retain["summary"]["forget_Q_A_Prob"] == pytest.approx(
+        TofuEvaluator(tok, tofu_world, eval_sets=("forget",), max_new_tokens=4, privacy=False)(
+            tofu_world.load_model("retain90")
+        )["summary"]["forget_Q_A_Prob"]
+    )
