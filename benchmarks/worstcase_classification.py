@@ -10,6 +10,7 @@ Usage:
 
     python benchmarks/worstcase_classification.py --output_dir runs/wc_digits --unit example --budget 0.1
     python benchmarks/worstcase_classification.py --output_dir runs/wc_digits_class --unit class --budget 1
+    python benchmarks/worstcase_classification.py --output_dir runs/wc_c10 --dataset cifar10 --lower_batch_size 512
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output_dir", required=True, help="New (or empty) folder for the results.")
     parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10"], help="Dataset.")
-    parser.add_argument("--data_dir", default=None, help="CIFAR-10 folder (holding cifar-10-batches-py).")
+    parser.add_argument(
+        "--data_source",
+        default="uoft-cs/cifar10",
+        help="cifar10: the Hub dataset id, or a local copy (a folder with the Hub repository's files, or a "
+        "save_to_disk folder) on machines without network.",
+    )
     parser.add_argument("--unit", default="example", choices=["example", "class"], help="Selection unit.")
     parser.add_argument("--budget", type=float, default=0.1, help="Forget budget: a count, or a fraction in (0, 1).")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
@@ -37,6 +43,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "--methods", nargs="+", default=list(UNLEARNING_METHODS), choices=list(UNLEARNING_METHODS), help="Methods."
     )
     parser.add_argument("--lower_method", default="FT", choices=LOWER_METHODS, help="Lower-level method.")
+    parser.add_argument(
+        "--lower_batch_size",
+        type=int,
+        default=None,
+        help="Images per lower step, drawn at random (default: the whole training set; e.g. 512 for CIFAR-10).",
+    )
     parser.add_argument("--lower_optimizer", default="sign_sgd", choices=["sign_sgd", "native"], help="Lower update.")
     parser.add_argument("--lower_steps", type=int, default=10, help="Lower steps per upper iteration.")
     parser.add_argument("--lower_lr", type=float, default=1e-3, help="Lower-level learning rate.")
@@ -68,7 +80,7 @@ def main(args: argparse.Namespace) -> dict:
     config = WorstCaseClassificationConfig(
         benchmark=ClassificationUnlearningConfig(
             dataset=args.dataset,
-            data_dir=args.data_dir,
+            data_source=args.data_source,
             methods=args.methods,
             width=args.width,
             train_epochs=args.train_epochs,
@@ -85,6 +97,7 @@ def main(args: argparse.Namespace) -> dict:
         ),
         unit=args.unit,
         lower_method=args.lower_method,
+        lower_batch_size=args.lower_batch_size,
         set_kinds=args.set_kinds,
         seeds=args.seeds,
     )

@@ -28,13 +28,27 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--world_seed", type=int, default=0, help="World seed.")
     parser.add_argument("--budget", type=int, default=4, help="Authors to forget.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="Seeds.")
-    parser.add_argument("--methods", nargs="+", default=["ga", "graddiff", "npo", "simnpo"], help="Methods.")
+    parser.add_argument(
+        "--methods", nargs="+", default=["ga", "graddiff", "npo", "simnpo"], help="Registered unlearning methods."
+    )
     parser.add_argument("--lower_method", default="graddiff", choices=["graddiff", "npo"], help="Lower level.")
     parser.add_argument("--lower_steps", type=int, default=5, help="Lower steps per upper iteration.")
     parser.add_argument("--lower_lr", type=float, default=1e-4, help="Lower-level learning rate.")
     parser.add_argument("--upper_steps", type=int, default=10, help="Upper iterations.")
     parser.add_argument("--w_lr", type=float, default=0.1, help="Upper step (normalised, see WorstCaseConfig).")
     parser.add_argument("--eval_max_new_tokens", type=int, default=64, help="Generation length for ROUGE.")
+    parser.add_argument(
+        "--set_kinds",
+        nargs="+",
+        default=["worst", "random", "lowest_loss", "easiest"],
+        choices=["worst", "random", "lowest_loss", "easiest"],
+        help="Author sets to compare (easiest = the bi-level selection with mode='easiest').",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="Continue an interrupted run in --output_dir (same settings): selected sets and scored runs are kept.",
+    )
     return parser.parse_args(input_args)
 
 
@@ -59,7 +73,9 @@ def main(args: argparse.Namespace) -> dict:
         lower_method=args.lower_method,
         methods=args.methods,
         seeds=args.seeds,
+        set_kinds=args.set_kinds,
         eval_max_new_tokens=args.eval_max_new_tokens,
+        resume=args.resume,
         progress=False,
     )
     table = format_tofu_markdown(results)

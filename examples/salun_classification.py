@@ -1,8 +1,8 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
 """SalUn for image classification: Retrain, FT, GA, RL, SalUn and l1-sparse on real data, several seeds.
 
-Runs offline on scikit-learn's bundled 8x8 digits in minutes on one CPU thread; `--dataset cifar10 --data_dir DIR`
-uses CIFAR-10 through torchvision where it is installed. Prints the table (UA, RA, TA, MIA-Efficacy, average gap to
+Runs offline on scikit-learn's bundled 8x8 digits in minutes on one CPU thread; `--dataset cifar10` uses
+CIFAR-10 through `datasets` (Hub id `uoft-cs/cifar10`, or `--data_source` a local copy). Prints the table (UA, RA, TA, MIA-Efficacy, average gap to
 Retrain and runtime relative to Retrain, mean ± std over seeds) and writes `results.json`, `results.md` and `gap.png`
 into `--output_dir`.
 
@@ -22,7 +22,12 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", required=True, help="New (or empty) folder for results.json/.md and gap.png.")
     parser.add_argument("--dataset", default="digits", choices=["digits", "cifar10"], help="Dataset.")
-    parser.add_argument("--data_dir", default=None, help="CIFAR-10 folder (holding cifar-10-batches-py).")
+    parser.add_argument(
+        "--data_source",
+        default="uoft-cs/cifar10",
+        help="cifar10: the Hub dataset id, or a local copy (a folder with the Hub repository's files, or a "
+        "save_to_disk folder) on machines without network.",
+    )
     parser.add_argument(
         "--train_fraction",
         type=float,
@@ -107,10 +112,10 @@ def main(args: argparse.Namespace) -> dict:
     if args.forget_set is not None:  # checked (rows, duplicates, data size) before any training
         from hf_unlearn.worstcase.vision import forget_set_options
 
-        options = forget_set_options(args.forget_set, args.dataset, args.data_dir)
+        options = forget_set_options(args.forget_set, args.dataset, args.data_source)
     config = ClassificationUnlearningConfig(
         dataset=args.dataset,
-        data_dir=args.data_dir,
+        data_source=args.data_source,
         train_fraction=args.train_fraction,
         scenarios=args.scenarios,
         forget_fraction=args.forget_fraction,

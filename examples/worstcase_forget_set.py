@@ -8,6 +8,12 @@ Digits (image classification): the 10% of training images hardest to unlearn fro
     python examples/worstcase_forget_set.py --world digits --budget 0.1 --seed 0 --output_dir runs/wc_digits
     python examples/salun_classification.py --forget_set runs/wc_digits/selection.json --output_dir runs/salun_wc
 
+CIFAR-10 goes through the same code, loaded with `datasets` from the Hub id `uoft-cs/cifar10` (or `--data_source` a
+local copy in its format, on machines without network); rows are rows of its `train` split:
+
+    python examples/worstcase_forget_set.py --world cifar10 --budget 0.1 --lower_batch_size 512 --output_dir runs/wc_c10
+    python examples/salun_classification.py --dataset cifar10 --forget_set runs/wc_c10/selection.json --output_dir D
+
 mini-TOFU (LLM): the 4 of 40 fictitious authors hardest to unlearn from the world's target model (lower level: a few
 weighted GradDiff or NPO steps; upper level: per-author forget loss); `selection.json` holds the `authors` and the
 rows of the world's `full` split:
@@ -26,7 +32,9 @@ import os
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", required=True, help="New (or empty) folder for selection.json.")
-    parser.add_argument("--world", default="digits", choices=["digits", "tofu"], help="Which data and model.")
+    parser.add_argument(
+        "--world", default="digits", choices=["digits", "cifar10", "tofu"], help="Which data and model."
+    )
     parser.add_argument(
         "--budget",
         type=float,
@@ -42,12 +50,20 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "--unit",
         default="example",
         choices=["example", "class"],
-        help="digits only: select images ('example') or whole classes ('class').",
+        help="digits/cifar10: select images ('example') or whole classes ('class').",
     )
     parser.add_argument(
         "--lower_method",
         default=None,
-        help="Lower-level unlearning method. digits: FT (default), GA, GradDiff, RL; tofu: graddiff (default), npo.",
+        help="Lower-level unlearning method. digits/cifar10: FT (default), GA, GradDiff, RL; tofu: graddiff (default), "
+        "npo.",
+    )
+    parser.add_argument(
+        "--lower_batch_size",
+        type=int,
+        default=None,
+        help="digits/cifar10: images per lower step, drawn at random (default: the whole training set, one "
+        "full-batch step; e.g. 512 for CIFAR-10's 50,000 images).",
     )
     parser.add_argument(
         "--lower_optimizer",
@@ -81,16 +97,26 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "--init", default="uniform", choices=["uniform", "random"], help="Initial weights: m/N, or a random set."
     )
     parser.add_argument(
-        "--train_fraction", type=float, default=1.0, help="digits: fraction of the non-test images used for training."
+        "--train_fraction",
+        type=float,
+        default=1.0,
+        help="digits: fraction of the non-test images used for training (CIFAR-10 uses its train split).",
     )
-    parser.add_argument("--train_epochs", type=int, default=40, help="digits: epochs of the original model.")
-    parser.add_argument("--width", type=int, default=16, help="digits: width of the small CNN.")
+    parser.add_argument("--train_epochs", type=int, default=40, help="digits/cifar10: epochs of the original model.")
+    parser.add_argument("--width", type=int, default=16, help="digits/cifar10: width of the small CNN.")
+    parser.add_argument(
+        "--data_source",
+        default="uoft-cs/cifar10",
+        help="cifar10: the Hub dataset id, or a local copy (a folder with the Hub repository's files, or a "
+        "save_to_disk folder) on machines without network.",
+    )
     parser.add_argument("--preset", default="default", help="tofu: offline world preset ('test', 'default').")
     parser.add_argument("--world_seed", type=int, default=0, help="tofu: seed of the offline world.")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads.")
     args = parser.parse_args(input_args)
     defaults = {
         "digits": {"budget": 0.1, "lower_method": "FT", "lower_steps": 10, "lower_lr": 1e-3},
+        "cifar10": {"budget": 0.1, "lower_method": "FT", "lower_steps": 10, "lower_lr": 1e-3},
         "tofu": {"budget": 4, "lower_method": "graddiff", "lower_steps": 5, "lower_lr": 1e-4},
     }[args.world]
     for key, value in defaults.items():
@@ -124,18 +150,23 @@ def main(args: argparse.Namespace) -> dict:
         init=args.init,
         seed=args.seed,
     )
-    if args.world == "digits":
+    if args.world in ("digits", "cifar10"):
         from hf_unlearn.vision import ClassificationUnlearningConfig
         from hf_unlearn.worstcase.vision import select_classification_forget_set
 
         record = select_classification_forget_set(
             ClassificationUnlearningConfig(
-                train_fraction=args.train_fraction, train_epochs=args.train_epochs, width=args.width
+                dataset=args.world,
+                data_source=args.data_source,
+                train_fraction=args.train_fraction,
+                train_epochs=args.train_epochs,
+                width=args.width,
             ),
             selection,
             seed=args.seed,
             unit=args.unit,
             lower_method=args.lower_method,
+            lower_batch_size=args.lower_batch_size,
         )
     else:
         from hf_unlearn.worstcase.tofu import select_tofu_forget_set

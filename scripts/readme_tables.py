@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 from collections.abc import Callable
@@ -378,6 +379,73 @@ def render_tofu_mia(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SET_TITLES = {"worst": "worst-case", "random": "random", "lowest_loss": "lowest-loss", "easiest": "easiest"}
+
+
+def _med_range(values: list[float], fmt: str) -> str:
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}, {fmt.format(max(values))}]"
+
+
+def render_worstcase_tofu(data: dict) -> str:
+    """The worst-case author-set table (`benchmarks/worstcase_tofu.py` results.json), computed from its per-run rows:
+    per method and author set, median [min, max] over seeds of log10 forget quality, of its per-seed difference to
+    the random set, and of model utility; then the selection cost."""
+    cfg, runs = data["config"], data["runs"]
+    log_fq = {(r["seed"], r["kind"], r["method"]): math.log10(max(r["forget_quality"], 1e-300)) for r in runs}
+    resumed = sorted({r["measured_in_commit"] for r in runs if "measured_in_commit" in r})
+    lines = [
+        (
+            f"`python benchmarks/worstcase_tofu.py --output_dir OUT --preset {cfg['preset']} --budget {cfg['budget']} "
+            f"--seeds {' '.join(map(str, cfg['seeds']))}` (default selection: lower level {cfg['lower_method']}, "
+            f"{cfg['selection']['upper_steps']} x {cfg['selection']['lower_steps']} sign-SGD steps; n = seeds per row"
+            + (f"; rows of seed 0 for worst-case/random/lowest-loss from the same command at commit {', '.join(resumed)}"
+               ", resumed with `--resume`" if resumed else "")
+            + "):"
+        ),
+        "",
+        (
+            "| method | author set | n | log10 forget quality ↑: median [min, max] | minus random, same seed | "
+            "model utility: median [min, max] |"
+        ),
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for method in dict.fromkeys(r["method"] for r in runs):
+        for kind, title in _SET_TITLES.items():
+            sel = [r for r in runs if r["method"] == method and r["kind"] == kind]
+            if not sel:
+                continue
+            paired = [
+                log_fq[(r["seed"], kind, method)] - log_fq[(r["seed"], "random", method)]
+                for r in sel
+                if kind != "random" and (r["seed"], "random", method) in log_fq
+            ]
+            lines.append(
+                f"| {_METHOD_NAMES.get(method, method)} | {title} | {len(sel)} | "
+                f"{_med_range([log_fq[(r['seed'], kind, method)] for r in sel], '{:.2f}')} | "
+                f"{_med_range(paired, '{:+.2f}') if paired else '-'} | "
+                f"{_med_range([r['model_utility'] for r in sel], '{:.3f}')} |"
+            )
+    across = [f"{_SET_TITLES[k]} {v:.2f}" for k, v in data["overlap"].items() if k in _SET_TITLES and v is not None]
+    versus = [
+        f"{_SET_TITLES[k.removeprefix('worst_vs_')]} {' / '.join(f'{x:.2f}' for x in v)}"
+        for k, v in data["overlap"].items()
+        if k.startswith("worst_vs_")
+    ]
+    lines += ["", f"Jaccard of the author sets across seeds (mean over pairs): {', '.join(across) or '-'}; "]
+    lines[-1] += f"worst-case vs the other sets of the same seed: {', '.join(versus) or '-'}."
+    if data.get("cost"):
+        ratios = [c["selection_s"] / c["unlearn_s"] for c in data["cost"]]
+        pairs = ", ".join(f"{c['selection_s']:.0f} s vs {c['unlearn_s']:.0f} s" for c in data["cost"])
+        lines += [
+            "",
+            (
+                f"Selection cost: {_med_range(ratios, '{:.1f}')} x one {cfg['lower_method']} unlearning run on the "
+                f"selected set, measured side by side in the same process ({len(ratios)} selections: {pairs})."
+            ),
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def render_worstcase_prompts(data: dict) -> str:
     """The worst-case prompt-set table (`benchmarks/worstcase_prompts.py` JSON)."""
     from hf_unlearn.worstcase.diffusion import format_worstcase_prompts_markdown
@@ -566,6 +634,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "diffusion-methods": ("diffusion_methods_default.json", render_diffusion_methods),
     "diffusion-methods-test": ("diffusion_methods.json", render_diffusion_methods),
     "tofu-mia": ("tofu_mia.json", render_tofu_mia),
+    "worstcase-tofu": ("worstcase/tofu_default.json", render_worstcase_tofu),
     "eval-speed": ("eval_speed.json", render_eval_speed),
     "robustness-curves": ("robustness_curves.json", render_robustness_curves),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),

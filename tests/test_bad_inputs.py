@@ -953,6 +953,100 @@ def forget_budget_larger_than_data(tmp_path, request):
             make_forget_split(data, "class", forget_class=12)
 
 
+def _run_example(name: str):
+    """An example script's functions, loaded from its file as a user runs it (examples are not importable)."""
+    import runpy
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**runpy.run_path(str(REPO / "examples" / name)))
+
+
+@case(
+    "worst-case sets",
+    "a budget larger than the data or <= 0 (`--budget 2000` of 1,437 digits, `--budget 0`, 50 of 40 authors)",
+    "a count in [1, N-1] or a fraction in (0, 1)",
+)
+def worstcase_budget_outside_the_data(tmp_path, request):
+    from hf_unlearn.worstcase import WorstCaseConfig, resolve_budget
+
+    worstcase = _run_example("worstcase_forget_set.py")
+    with untouched(tmp_path):
+        for budget, match in (
+            ("2000", r"`budget`=2000 is not smaller than the 1437 units.*a count below 1437 or a fraction"),
+            ("0", r"`budget` must be a positive count or a fraction in \(0, 1\), got 0.0"),
+        ):
+            args = worstcase.parse_args(["--world", "digits", "--budget", budget, "--output_dir", str(tmp_path / "o")])
+            with pytest.raises(ValueError, match=match):
+                worstcase.main(args)  # refused before the original model is trained
+            assert not (tmp_path / "o").exists()
+        with pytest.raises(ValueError, match=r"`budget`=50 is not smaller than the 40 units"):
+            resolve_budget(50, 40)
+        with pytest.raises(ValueError, match=r"`budget` must be a positive count"):
+            WorstCaseConfig(budget=-3)
+
+
+@case(
+    "worst-case sets",
+    "TOFU-format rows without the group (author) column",
+    "pass the column naming each row's author, or `group_size=20` (real locuslab/TOFU)",
+)
+def worstcase_missing_group_column(tmp_path, request):
+    from hf_unlearn.worstcase import WorstCaseConfig
+    from hf_unlearn.worstcase.tofu import select_author_forget_set
+
+    model = _model()
+    before = [p.detach().clone() for p in model.parameters()]
+    rows = [{"question": f"q{i}", "answer": f"a{i}", "writer": f"w{i // 2}"} for i in range(8)]
+    with untouched(tmp_path), pytest.raises(ValueError, match=r"row 0 has no 'author' column.*group_size=20"):
+        select_author_forget_set(model, None, rows, WorstCaseConfig(budget=2))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no lower-level step ran
+
+
+@case(
+    "worst-case sets",
+    "a selection file (`--forget_set`) with duplicate or out-of-range indices",
+    "each row once, in [0, n_rows) of the data set loaded; select again on this data",
+)
+def worstcase_selection_file_bad_indices(tmp_path, request):
+    salun = _run_example("salun_classification.py")
+    for indices, match in (([3, 3, 7], r"duplicate indices \[3\]"), ([5, 1797], r"indices \[1797\] are outside")):
+        path = tmp_path / f"sel_{indices[-1]}.json"
+        path.write_text(json.dumps({"world": "digits", "unit": "example", "indices": indices, "n_rows": 1797}))
+        with untouched(tmp_path), pytest.raises(ValueError, match=match):
+            salun.main(salun.parse_args(["--output_dir", str(tmp_path / "run"), "--forget_set", str(path)]))
+        assert not (tmp_path / "run").exists()  # refused before any training or writing
+
+
+@case(
+    "classification",
+    "CIFAR-10 from the Hub without network, or data not in the Hub format (columns, image size)",
+    "a local copy (the Hub repository's files, or a `save_to_disk` folder); `img`/`label` columns, 32x32 RGB",
+)
+def cifar10_unreachable_or_wrong_format(tmp_path, request):
+    import datasets
+
+    from hf_unlearn.vision import load_cifar10
+    from tests.fixtures.cifar10 import write_cifar10_hub_copy
+
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf_cache")
+    small = write_cifar10_hub_copy(tmp_path / "small", n_train=10, n_test=10, size=16)
+    renamed = tmp_path / "renamed"
+    datasets.load_dataset(str(write_cifar10_hub_copy(tmp_path / "ok", n_train=10, n_test=10))).rename_column(
+        "img", "image"
+    ).save_to_disk(str(renamed))
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"could not be loaded from 'uoft-cs/cifar10'.*pass a local copy"):
+            load_cifar10("uoft-cs/cifar10")
+        with pytest.raises(ValueError, match=r"could not be loaded from .*no_such_folder"):
+            load_cifar10(str(tmp_path / "no_such_folder"))
+        with pytest.raises(ValueError, match=r"has columns \['image', 'label'\], not \['img'\]"):
+            load_cifar10(str(renamed))
+        with pytest.raises(ValueError, match=r"shapes \[\(16, 16, 3\)\]; CIFAR-10 images are 32x32 RGB"):
+            load_cifar10(str(small))
+
+
 @case(
     "worst-case prompts",
     "a concept with no prompts (or one), an unknown concept, a budget not smaller than the prompt set",

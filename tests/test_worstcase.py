@@ -96,6 +96,18 @@ def test_projection_is_the_nearest_feasible_point():
     assert project_budget(v, m).tolist() == pytest.approx(res.x.tolist(), abs=1e-5)
 
 
+@pytest.mark.parametrize(("v", "m"), [([0.9, 0.2, -0.3], 1.3), ([2.0, 1.5, 0.4], 2.2), ([0.1, 0.1, 0.7], 0.5)])
+def test_projection_equals_a_brute_force_grid_search(v, m):
+    # every feasible point on a 0.005 lattice of {0 <= w <= 1, sum w = m} in 3-D, the nearest to v by enumeration
+    step = 0.005
+    grid = [i * step for i in range(int(1 / step) + 1)]
+    best = min(
+        ((a, b, m - a - b) for a in grid for b in grid if 0.0 <= m - a - b <= 1.0),
+        key=lambda w: sum((wi - vi) ** 2 for wi, vi in zip(w, v)),
+    )
+    assert project_budget(torch.tensor(v, dtype=torch.float64), m).tolist() == pytest.approx(list(best), abs=step)
+
+
 def test_top_m_rounding_is_the_nearest_binary_point_and_ties_go_to_lower_index():
     w = torch.tensor([0.31, 0.9, 0.05, 0.62, 0.47, 0.2], dtype=torch.float64)
     for m in (1, 2, 3, 5):
@@ -343,8 +355,145 @@ def test_digits_selection_file_round_trips_into_salun_classification(tmp_path, c
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# CIFAR-10 through `datasets` (a local copy in the Hub's exact format; the Hub id is the same code path)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_cifar10_loads_through_datasets_in_the_hub_format(cifar10_hub_copy):
+    import io
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from hf_unlearn.vision import load_cifar10
+
+    data = load_cifar10(str(cifar10_hub_copy))
+    assert data.x_train.shape == (100, 3, 32, 32) and data.x_test.shape == (40, 3, 32, 32)
+    assert data.num_classes == 10 and data.n_rows == 100 and data.name == "cifar10"
+    # independently: decode row 7 of the train parquet with PIL, normalise with the CIFAR-10 channel statistics
+    table = pq.read_table(cifar10_hub_copy / "plain_text" / "train-00000-of-00001.parquet").to_pylist()
+    pixels = np.asarray(Image.open(io.BytesIO(table[7]["img"]["bytes"])), dtype=np.float64) / 255.0
+    mean, std = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2470, 0.2435, 0.2616])
+    expected = torch.from_numpy(((pixels - mean) / std).transpose(2, 0, 1)).float()
+    assert torch.allclose(data.x_train[7], expected, atol=1e-5)
+    assert data.y_train.tolist() == [r["label"] for r in table]
+
+
+def test_cifar10_hub_id_offline_is_a_clear_error(monkeypatch, tmp_path):
+    import datasets
+
+    from hf_unlearn.vision import load_cifar10
+
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)  # never the network, even where CI has it
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "empty_cache")
+    with pytest.raises(ValueError, match=r"could not be loaded from 'uoft-cs/cifar10'.*network.*local copy"):
+        load_cifar10("uoft-cs/cifar10")
+
+
+def test_cifar10_selection_and_classification_suite_through_the_examples(cifar10_hub_copy, tmp_path):
+    """`--world cifar10` selection, then the classification suite on the selected rows, on the local Hub-format copy:
+    the same entry points and options a user runs with the Hub id (`--data_source uoft-cs/cifar10`, the default)."""
+    from hf_unlearn.vision import load_cifar10, make_forget_split
+
+    worstcase = _example("worstcase_forget_set.py")
+    source = ["--data_source", str(cifar10_hub_copy)]
+    args = worstcase.parse_args(
+        ["--world", "cifar10", "--budget", "0.1", "--output_dir", str(tmp_path / "sel"), *source]
+        + ["--train_epochs", "2", "--width", "4", "--upper_steps", "2", "--lower_steps", "2"]
+    )
+    assert worstcase.parse_args(["--world", "cifar10", "--output_dir", "x"]).data_source == "uoft-cs/cifar10"
+    record = worstcase.main(args)
+    selection = json.loads((tmp_path / "sel" / "selection.json").read_text())
+    assert selection["world"] == "cifar10" and selection["n_rows"] == 100
+    assert selection["indices"] == sorted(record["indices"]) and len(selection["indices"]) == 10  # 10% of 100 rows
+    assert sum(selection["class_histogram"].values()) == 10 and len(selection["trace"]) == 2
+
+    salun = _example("salun_classification.py")
+    results = salun.main(
+        salun.parse_args(
+            ["--output_dir", str(tmp_path / "run"), "--dataset", "cifar10", *source]
+            + ["--forget_set", str(tmp_path / "sel" / "selection.json"), "--seeds", "0", "--methods", "FT", "GA"]
+            + ["--train_epochs", "2", "--unlearn_epochs", "1", "--ga_epochs", "1", "--width", "4"]
+        )
+    )
+    assert results["config"]["forget_rows"] == selection["indices"]
+    rows = {r["method"]: r for r in results["runs"]}
+    assert set(rows) == {"Retrain", "Original", "FT", "GA"}
+    # UA is measured on exactly the selected rows: 10 forget images, so UA is a multiple of 10%
+    split = make_forget_split(load_cifar10(str(cifar10_hub_copy)), "rows", rows=selection["indices"])
+    assert int(split.forget.sum()) == 10
+    assert all(abs(r["UA"] / 10 - round(r["UA"] / 10)) < 1e-6 for r in rows.values())
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # LLM (mini-TOFU `test` world)
 # ----------------------------------------------------------------------------------------------------------------
+
+
+def test_tofu_summary_median_range_paired_gap_and_overlap_by_hand():
+    from hf_unlearn.worstcase.tofu import _summarise_tofu, _tofu_overlap, format_tofu_markdown
+
+    fq = {("worst", 0): 1e-4, ("worst", 1): 1e-2, ("worst", 2): 1e-3, ("random", 0): 1e-1, ("random", 1): 1e-1}
+    fq[("random", 2)] = 1.0
+    runs = [
+        {
+            "seed": s,
+            "kind": k,
+            "method": "npo",
+            "forget_quality": v,
+            "model_utility": 0.7 + 0.01 * s,
+            "forget_rouge": 0.1,
+        }
+        for (k, s), v in fq.items()
+    ]
+    summary = _summarise_tofu(runs)["npo"]
+    assert summary["worst"]["log10_forget_quality"] == pytest.approx({"median": -3, "min": -4, "max": -2, "n": 3})
+    # paired per seed: -4 - (-1) = -3, -2 - (-1) = -1, -3 - 0 = -3
+    assert summary["worst"]["log10_fq_minus_random"] == pytest.approx({"median": -3, "min": -3, "max": -1, "n": 3})
+    assert "log10_fq_minus_random" not in summary["random"]
+    assert summary["random"]["model_utility"]["median"] == pytest.approx(0.71)
+    sets = {
+        "0": {"worst": {"authors": ["a", "b"]}, "lowest_loss": {"authors": ["a", "c"]}},
+        "1": {"worst": {"authors": ["a", "b"]}, "lowest_loss": {"authors": ["a", "c"]}},
+        "2": {"worst": {"authors": ["c", "d"]}, "lowest_loss": {"authors": ["a", "c"]}},
+    }
+    overlap = _tofu_overlap(sets, [0, 1, 2], ["worst", "lowest_loss"])
+    assert overlap["worst"] == pytest.approx((1 + 0 + 0) / 3) and overlap["lowest_loss"] == 1.0
+    assert overlap["worst_vs_lowest_loss"] == pytest.approx([1 / 3, 1 / 3, 1 / 3])
+    results = {
+        "config": {
+            "preset": "test", "budget": 2, "seeds": [0, 1, 2], "lower_method": "graddiff",
+            "selection": {"lower_steps": 5, "lower_optimizer": "sign_sgd", "lower_lr": 1e-4, "upper_steps": 10,
+                          "w_lr": 0.1, "step_normalization": "mad"},
+        },
+        "summary": _summarise_tofu(runs), "sets": {}, "overlap": overlap, "author_histogram": {"worst": {"a": 2}},
+        "cost": [{"seed": 0, "kind": "worst", "selection_s": 60.0, "unlearn_s": 20.0}],
+    }  # fmt: skip
+    table = format_tofu_markdown(results)
+    assert "| npo | worst-case | 3 | -3.00 [-4.00, -2.00] | -3.00 [-3.00, -1.00] |" in table
+    assert "| 0 | worst-case | 60.0 | 20.0 | 3.0 |" in table
+
+
+def test_tofu_runner_resume_checks(tmp_path):
+    from hf_unlearn.worstcase.tofu import _resume_state, run_worstcase_tofu
+
+    with pytest.raises(FileNotFoundError, match="run without resume first"):
+        run_worstcase_tofu(tmp_path / "none", resume=True)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    with pytest.raises(FileExistsError, match="resume=True to continue"):
+        run_worstcase_tofu(tmp_path / "full")
+    with pytest.raises(ValueError, match="method must be one of"):
+        run_worstcase_tofu(tmp_path / "new", methods=["graddif"])
+    config = {"selection": {"lower_lr": 1e-4, "seed": None}, "preset": "default", "world_seed": 0}
+    config.update({"lower_method": "graddiff", "budget": 4, "eval_max_new_tokens": 64, "world": "w"})
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"config": {**config, "budget": 3, "selection": {"lower_lr": 1e-3, "seed": 0}}}))
+    with pytest.raises(ValueError, match=r"other settings \(selection, budget\)"):
+        _resume_state(str(path), config)
+    path.write_text(json.dumps({"config": {**config, "selection": {"lower_lr": 1e-4, "seed": 2}}, "runs": [1]}))
+    assert _resume_state(str(path), config)["runs"] == [1]  # the seed is per run, not a setting
 
 
 def test_author_groups_and_missing_group_column():

@@ -2,7 +2,8 @@
 """Classification unlearning (SalUn's image-classification setting): data, a small CNN, Retrain / FT / GA / RL /
 SalUn / l1-sparse, the UA / RA / TA / MIA-Efficacy metrics and a multi-seed benchmark against Retrain.
 
-Runs offline on scikit-learn's bundled digits; CIFAR-10 works where torchvision and the data are available.
+Runs offline on scikit-learn's bundled digits; CIFAR-10 loads through `datasets`
+(the Hub id `uoft-cs/cifar10` or a local copy; no torchvision).
 """
 
 from .benchmark import (

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .data import ClassificationData, ForgetSplit, load_cifar10, load_digits_data, make_forget_split
+from .data import CIFAR10_HUB_ID, ClassificationData, ForgetSplit, load_cifar10, load_digits_data, make_forget_split
 from .methods import UNLEARNING_METHODS, retrain, train_classifier
 from .metrics import METRIC_NAMES, average_gap, evaluate_unlearning
 from .models import SmallCNN
@@ -50,8 +50,9 @@ class ClassificationUnlearningConfig:
 
     Parameters:
         dataset (`str`, *optional*, defaults to `"digits"`):
-            `"digits"` (scikit-learn's bundled 8x8 digits) or `"cifar10"` (needs torchvision and `data_dir`).
-        data_dir (`str`, *optional*): CIFAR-10 folder.
+            `"digits"` (scikit-learn's bundled 8x8 digits) or `"cifar10"` (through `datasets`, see `data_source`).
+        data_source (`str`, *optional*, defaults to `"uoft-cs/cifar10"`): CIFAR-10's Hub dataset id or a local copy
+            (see [`~hf_unlearn.vision.load_cifar10`]); unused for digits.
         train_fraction (`float`, *optional*, defaults to `1.0`):
             Fraction of the (non-test) digits used for training; smaller values make random forgetting measurable.
         scenarios (`list[str]`, *optional*, defaults to `["class", "random"]`):
@@ -82,7 +83,7 @@ class ClassificationUnlearningConfig:
     """
 
     dataset: str = "digits"
-    data_dir: str | None = None
+    data_source: str = CIFAR10_HUB_ID
     train_fraction: float = 1.0
     scenarios: list[str] = field(default_factory=lambda: ["class", "random"])
     forget_fraction: float = 0.1
@@ -108,8 +109,10 @@ class ClassificationUnlearningConfig:
     def __post_init__(self):
         if self.dataset not in ("digits", "cifar10"):
             raise ValueError(f"`dataset` must be 'digits' or 'cifar10', got {self.dataset!r}.")
-        if self.dataset == "cifar10" and not self.data_dir:
-            raise ValueError("`data_dir` is required for CIFAR-10 (the folder holding cifar-10-batches-py).")
+        if self.dataset == "cifar10" and not (isinstance(self.data_source, str) and self.data_source):
+            raise ValueError(
+                f"`data_source` must name CIFAR-10's Hub id ({CIFAR10_HUB_ID!r}) or a local copy, got {self.data_source!r}."
+            )
         for scenario in self.scenarios:
             if scenario not in ("class", "random", "rows"):
                 raise ValueError(f"`scenarios` entries must be 'class', 'random' or 'rows', got {scenario!r}.")
@@ -134,7 +137,7 @@ def load_data(config: ClassificationUnlearningConfig, seed: int) -> Classificati
     if config.dataset == "digits":
         split_seed = seed if config.data_seed is None else config.data_seed
         return load_digits_data(seed=split_seed, train_fraction=config.train_fraction)
-    return load_cifar10(config.data_dir)
+    return load_cifar10(config.data_source)
 
 
 def _factory(config: ClassificationUnlearningConfig, data: ClassificationData):

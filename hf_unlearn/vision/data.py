@@ -1,16 +1,26 @@
 # Copyright 2026 The hf_unlearn developers. Licensed under the Apache License, Version 2.0.
-"""Image-classification data for unlearning benchmarks: scikit-learn digits (bundled, real) and CIFAR-10.
+"""Image-classification data for unlearning benchmarks: scikit-learn digits (bundled, real) and CIFAR-10 (through
+`datasets`, from the Hub or a local copy; no torchvision).
 
 Everything is held in memory as tensors (digits is 1,797 8x8 images), so the unlearning loops index batches directly.
 """
 
+import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 
-__all__ = ["ClassificationData", "ForgetSplit", "load_cifar10", "load_digits_data", "make_forget_split"]
+__all__ = [
+    "CIFAR10_HUB_ID",
+    "ClassificationData",
+    "ForgetSplit",
+    "load_cifar10",
+    "load_digits_data",
+    "make_forget_split",
+]
 
 
 @dataclass
@@ -142,43 +152,83 @@ def load_digits_data(seed: int = 0, test_fraction: float = 0.2, train_fraction: 
     )
 
 
-def load_cifar10(root: str, download: bool = False) -> ClassificationData:
-    """Loads CIFAR-10 through torchvision (needs `torchvision` and the data under `root`, or `download=True`).
+CIFAR10_HUB_ID = "uoft-cs/cifar10"
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
-    Images are scaled to [0, 1] and normalised with the usual CIFAR-10 channel statistics. The SalUn paper trains a
-    ResNet-18; the [`SmallCNN`] here is a CPU-sized stand-in.
+
+def _cifar10_split(ds: Any, source: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `img` / `label` columns of one CIFAR-10 split as normalised `(N, 3, 32, 32)` images and labels."""
+    missing = [c for c in ("img", "label") if c not in ds.column_names]
+    if missing:
+        raise ValueError(
+            f"The {split!r} split of {source!r} has columns {ds.column_names}, not {missing}: CIFAR-10 in the Hub "
+            f"format ({CIFAR10_HUB_ID}) has an `img` image column and a `label` class column."
+        )
+    images = [np.asarray(img.convert("RGB")) for img in ds["img"]]
+    shapes = sorted({im.shape for im in images})
+    if shapes != [(32, 32, 3)]:
+        raise ValueError(
+            f"The {split!r} images of {source!r} have shapes {shapes[:3]}; CIFAR-10 images are 32x32 RGB."
+        )
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    return (x - mean) / std, torch.tensor(ds["label"], dtype=torch.long)
+
+
+def load_cifar10(source: str = CIFAR10_HUB_ID) -> ClassificationData:
+    """Loads CIFAR-10 through `datasets` (no torchvision): the Hub dataset `uoft-cs/cifar10`, or a local copy.
+
+    The Hub dataset has `train` (50,000) and `test` (10,000) splits with an `img` column (32x32 RGB images) and a
+    `label` column (10 classes). Images are scaled to [0, 1] and normalised with the usual CIFAR-10 channel
+    statistics. The SalUn paper trains a ResNet-18; the [`SmallCNN`] used here is a CPU-sized stand-in.
 
     Args:
-        root (`str`): Folder holding (or receiving) the `cifar-10-batches-py` data.
-        download (`bool`, *optional*, defaults to `False`): Let torchvision download the data.
+        source (`str`, *optional*, defaults to `"uoft-cs/cifar10"`): A Hub dataset id, a local folder holding the
+            Hub repository's files (e.g. from `huggingface-cli download uoft-cs/cifar10 --repo-type dataset
+            --local-dir DIR`), or a `DatasetDict.save_to_disk` folder. The Hub id needs network access the first time;
+            afterwards the `datasets` cache serves it, also with `HF_DATASETS_OFFLINE=1`.
 
     Returns:
-        [`ClassificationData`]: 50,000 training and 10,000 test images, shape `(N, 3, 32, 32)`.
+        [`ClassificationData`]: Images of shape `(N, 3, 32, 32)`; rows of the full data set are rows of the `train`
+        split (the test split is separate).
+
+    Example:
+        >>> data = load_cifar10()  # doctest: +SKIP
+        >>> data.x_train.shape, data.num_classes  # doctest: +SKIP
+        (torch.Size([50000, 3, 32, 32]), 10)
     """
+    import datasets
+
+    if not isinstance(source, str) or not source:
+        raise TypeError(f"`source` must be a Hub dataset id or a local folder, got {source!r}.")
     try:
-        from torchvision.datasets import CIFAR10
-    except Exception as err:  # ImportError, or torchvision built for another torch
-        raise ImportError(
-            "CIFAR-10 needs a torchvision that matches your torch: `pip install torchvision` (same release line as "
-            f"torch). Import failed with: {err}"
+        if os.path.isfile(os.path.join(source, "dataset_dict.json")):
+            splits = datasets.load_from_disk(source)
+        else:
+            splits = datasets.load_dataset(source)
+    except (OSError, ValueError) as err:  # ConnectionError (offline / no network), FileNotFoundError, bad files
+        raise ValueError(
+            f"CIFAR-10 could not be loaded from {source!r} ({type(err).__name__}: {err}). The Hub id "
+            f"{CIFAR10_HUB_ID!r} needs network access the first time (then the datasets cache serves it); on a "
+            "machine without network pass a local copy instead: a folder with the Hub repository's files "
+            f"(`huggingface-cli download {CIFAR10_HUB_ID} --repo-type dataset --local-dir DIR`, elsewhere) or a "
+            "`save_to_disk` folder."
         ) from err
-    mean = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)
-    std = torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1)
-
-    def to_tensors(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        ds = CIFAR10(root=root, train=train, download=download)
-        x = torch.from_numpy(np.asarray(ds.data)).permute(0, 3, 1, 2).float() / 255.0
-        return (x - mean) / std, torch.tensor(ds.targets, dtype=torch.long)
-
-    x_tr, y_tr = to_tensors(True)
-    x_te, y_te = to_tensors(False)
-    # rows of the full data set = rows of the 50,000-image training set (the test set is separate)
+    missing = [name for name in ("train", "test") if name not in splits]
+    if missing:
+        raise ValueError(f"{source!r} has splits {sorted(splits)}; CIFAR-10 needs 'train' and 'test'.")
+    x_tr, y_tr = _cifar10_split(splits["train"], source, "train")
+    x_te, y_te = _cifar10_split(splits["test"], source, "test")
+    label = splits["train"].features["label"]
+    num_classes = label.num_classes if isinstance(label, datasets.ClassLabel) else int(max(y_tr.max(), y_te.max())) + 1
     return ClassificationData(
         x_tr,
         y_tr,
         x_te,
         y_te,
-        num_classes=10,
+        num_classes=num_classes,
         name="cifar10",
         train_rows=torch.arange(len(y_tr)),
         total_rows=len(y_tr),

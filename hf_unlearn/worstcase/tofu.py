@@ -24,6 +24,8 @@ import copy
 import json
 import math
 import os
+import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -31,7 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, mean_std, random_units
+from .baselines import jaccard, lowest_loss_units, mean_pairwise_jaccard, random_units
 from .projection import resolve_budget
 from .selection import SelectionProblem, WorstCaseConfig, select_forget_set
 
@@ -323,7 +325,27 @@ def load_tofu_selection(path: str | os.PathLike, world: Any) -> dict[str, Any]:
     return {**selection, "authors": sorted(authors)}
 
 
-SET_KINDS_TOFU = ("worst", "random", "lowest_loss")
+SET_KINDS_TOFU = ("worst", "random", "lowest_loss", "easiest")
+_SELECTED_KINDS = {"worst": "hardest", "easiest": "easiest"}
+_RESUME_KEYS = ("selection", "preset", "world_seed", "lower_method", "budget", "eval_max_new_tokens", "world")
+
+
+def _resume_state(path: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The runs, sets and costs of an interrupted [`run_worstcase_tofu`] with the same settings (checked)."""
+    with open(path) as f:
+        previous = json.load(f)
+    old = previous.get("config", {})
+    old_selection = {**old.get("selection", {}), "seed": None}
+    new_selection = {**config["selection"], "seed": None}
+    differs = [k for k in _RESUME_KEYS if k != "selection" and old.get(k) != config[k]]
+    if old_selection != new_selection:
+        differs.insert(0, "selection")
+    if differs:
+        raise ValueError(
+            f"{path} was written with other settings ({', '.join(differs)}); resume only with the same settings, "
+            "or choose a new output_dir."
+        )
+    return previous
 
 
 def run_worstcase_tofu(
@@ -336,43 +358,61 @@ def run_worstcase_tofu(
     seeds: Sequence[int] = (0, 1, 2),
     set_kinds: Sequence[str] = SET_KINDS_TOFU,
     eval_max_new_tokens: int = 64,
+    resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Worst-case vs random vs lowest-loss author sets on mini-TOFU: for each seed and set, a retain model that never
-    saw those authors (trained and cached, [`~hf_unlearn.synthetic.author_retain_model`]), then every method run by
-    the same job as `examples/simnpo_tofu.py --forget_set` (its offline-world recipe, trainer seed = the seed), scored
-    with forget quality against that retain model and model utility.
+    """Worst-case vs random vs lowest-loss vs easiest author sets on mini-TOFU: for each seed and set, a retain model
+    that never saw those authors (trained once per author set and cached, [`~hf_unlearn.synthetic.author_retain_model`]),
+    then every method run by the same job as `examples/simnpo_tofu.py --forget_set` (its offline-world recipe, trainer
+    seed = the seed), scored with forget quality against that retain model and model utility.
+
+    Work is ordered so that an interrupted run keeps whole seeds: every seed's worst-case, random and lowest-loss sets
+    first, the easiest sets last. `results.json` is rewritten after every unlearning run, and `resume=True` continues
+    from it (same settings required), skipping the sets already selected and the runs already scored.
 
     Args:
-        output_dir (`str` or `os.PathLike`): A new folder: per-set `selection.json`, retain evaluations, runs.
+        output_dir (`str` or `os.PathLike`): A new folder (or, with `resume`, the folder of an interrupted run):
+            per-set `selection.json`, retain evaluations, runs, `results.json`.
         selection ([`WorstCaseConfig`], *optional*): Selection settings (default: budget 4 authors, 5 lower steps at
-            lr 1e-4); its `seed` is replaced by each seed.
+            lr 1e-4); its `seed` is replaced by each seed and its `mode` by the set kind.
         preset (`str`, *optional*, defaults to `"default"`): The world preset.
         world_seed (`int`, *optional*, defaults to `0`): The world seed.
         lower_method (`str`, *optional*, defaults to `"graddiff"`): Lower level of the selection.
         methods (`Sequence[str]`, *optional*): Registered unlearning methods to compare.
         seeds (`Sequence[int]`, *optional*, defaults to `(0, 1, 2)`): Seeds (selection, random set, trainer).
-        set_kinds (`Sequence[str]`, *optional*): Among `worst`, `random`, `lowest_loss`.
+        set_kinds (`Sequence[str]`, *optional*): Among `worst`, `random`, `lowest_loss`, `easiest`. The lowest-loss
+            set (the budget's lowest-NLL authors under the target) does not depend on the seed: it gets one retain
+            model, and its seeds differ only by the trainer seed.
         eval_max_new_tokens (`int`, *optional*, defaults to `64`): Generation length of the ROUGE evaluation.
+        resume (`bool`, *optional*, defaults to `False`): Continue an interrupted run in `output_dir`.
         progress (`bool`, *optional*, defaults to `True`): Progress bars.
 
     Returns:
-        `dict`: `runs` (seed, kind, method, forget_quality, model_utility, forget_rouge), `sets` (authors per seed and
-        kind, with retain/target forget quality), `summary` (mean and std per method and kind; forget quality also as
-        mean log10), `overlap`, `cost` (selection seconds vs one run of the lower-level method).
+        `dict`: `runs` (seed, kind, method, forget_quality, model_utility, forget_rouge, train_seconds), `sets`
+        (authors per seed and kind, with the retain model and the target's forget quality against it), `summary`
+        (median, min, max and mean log10 per method and kind), `overlap` (Jaccard across seeds), `author_histogram`,
+        `cost` (each selection's seconds beside one run of its lower-level method on the selected set).
     """
     from ..eval import evaluate_tofu, forget_quality, save_json
+    from ..scripts import get_method
     from ..scripts.unlearn_tofu import main as unlearn_main
     from ..scripts.unlearn_tofu import parse_args as unlearn_args
     from ..synthetic.tofu_retain import author_retain_model
     from .files import save_selection
 
     output_dir = os.fspath(output_dir)
-    if os.path.isdir(output_dir) and os.listdir(output_dir):
-        raise FileExistsError(f"{output_dir} is not empty; choose a new output_dir.")
+    results_path = os.path.join(output_dir, "results.json")
+    if resume and not os.path.isfile(results_path):
+        raise FileNotFoundError(f"resume=True but {results_path} does not exist; run without resume first.")
+    if not resume and os.path.isdir(output_dir) and os.listdir(output_dir):
+        raise FileExistsError(f"{output_dir} is not empty; choose a new output_dir (or resume=True to continue).")
     bad = [k for k in set_kinds if k not in SET_KINDS_TOFU]
     if bad or not set_kinds:
         raise ValueError(f"`set_kinds` must be a non-empty subset of {SET_KINDS_TOFU}, got {list(set_kinds)}.")
+    if not methods:
+        raise ValueError("`methods` is empty: name at least one registered unlearning method (e.g. 'graddiff').")
+    for method in methods:
+        get_method(method)  # an unknown name fails here, before any model work
     selection = selection or WorstCaseConfig(budget=4, lower_steps=5, lower_lr=1e-4)
     world = _world(preset, world_seed)
     target, tokenizer = world.load_model("target"), world.load_tokenizer()
@@ -380,10 +420,24 @@ def run_worstcase_tofu(
     groups = author_groups(rows)
     names = list(dict.fromkeys(groups))
     m = resolve_budget(selection.budget, len(names))
+    config = {
+        "selection": {**asdict(selection), "seed": None, "mode": None},
+        "preset": preset,
+        "world_seed": world_seed,
+        "lower_method": lower_method,
+        "methods": list(methods),
+        "seeds": list(seeds),
+        "set_kinds": list(set_kinds),
+        "budget": m,
+        "eval_max_new_tokens": eval_max_new_tokens,
+        "world": str(world.path),
+    }
+    previous = _resume_state(results_path, config) if resume else {}
+    sets: dict[str, dict[str, Any]] = previous.get("sets", {})
+    runs: list[dict[str, Any]] = previous.get("runs", [])
+    cost: list[dict[str, Any]] = previous.get("cost", [])
+    original: dict[str, float] = previous.get("author_losses_original", {})
     evals: dict[tuple[str, ...], dict[str, Any]] = {}
-    sets: dict[str, dict[str, Any]] = {}
-    runs: list[dict[str, Any]] = []
-    cost: list[dict[str, Any]] = []
 
     def evaluate(model, authors, retain_results=None):
         _, _, data = author_set_data(world, authors)
@@ -392,24 +446,56 @@ def run_worstcase_tofu(
             batch_size=32, max_new_tokens=eval_max_new_tokens, progress=False,
         )  # fmt: skip
 
-    for seed in seeds:
-        picked: dict[str, list[str]] = {}
-        record = None
-        if "worst" in set_kinds or "lowest_loss" in set_kinds:
-            cfg = WorstCaseConfig(**{**asdict(selection), "seed": seed, "mode": "hardest"})
+    def save() -> dict[str, Any]:
+        done = [k for k in set_kinds if any(k in sets.get(str(s), {}) for s in seeds)]
+        results = {
+            "config": config,
+            "runs": runs,
+            "sets": sets,
+            "summary": _summarise_tofu(runs),
+            "overlap": _tofu_overlap(sets, seeds, done),
+            "author_histogram": {
+                kind: dict(
+                    sorted(
+                        Counter(
+                            a for s in seeds for a in sets.get(str(s), {}).get(kind, {}).get("authors", [])
+                        ).items()
+                    )
+                )
+                for kind in done
+            },
+            "author_losses_original": original,
+            "cost": cost,
+        }
+        save_json(results, results_path)
+        return results
+
+    def choose(seed: int, kind: str) -> tuple[list[str], dict[str, Any] | None]:
+        if kind in _SELECTED_KINDS:
+            cfg = WorstCaseConfig(**{**asdict(selection), "seed": seed, "mode": _SELECTED_KINDS[kind]})
             record = select_author_forget_set(
                 target, tokenizer, rows, cfg, lower_method=lower_method, template=world.template, progress=progress
             )
-            if "worst" in set_kinds:
-                picked["worst"] = record["authors"]
-            if "lowest_loss" in set_kinds:
-                losses = [record["author_losses_original"][a] for a in names]
-                picked["lowest_loss"] = sorted(names[i] for i in lowest_loss_units(losses, m))
-        if "random" in set_kinds:
-            picked["random"] = sorted(names[i] for i in random_units(len(names), m, seed=seed))
-        for kind, authors in picked.items():
-            key = tuple(authors)
-            folder = os.path.join(output_dir, f"seed{seed}_{kind}")
+            original.update(record["author_losses_original"])
+            return record["authors"], record
+        if kind == "random":
+            return sorted(names[i] for i in random_units(len(names), m, seed=seed)), None
+        if not original:  # lowest-loss: the budget's lowest-NLL authors under the target, whatever the seed
+            problem = AuthorSelectionProblem(target, tokenizer, rows, groups, template=world.template)
+            with torch.no_grad():
+                original.update(zip(problem.unit_names, problem.unit_losses(target).tolist()))
+        return sorted(names[i] for i in lowest_loss_units([original[a] for a in names], m)), None
+
+    order = [(s, k) for k in set_kinds if k != "easiest" for s in seeds]
+    order = sorted(order, key=lambda sk: list(seeds).index(sk[0])) + [
+        (s, "easiest") for s in seeds if "easiest" in set_kinds
+    ]
+    for seed, kind in order:
+        folder = os.path.join(output_dir, f"seed{seed}_{kind}")
+        path = os.path.join(folder, "selection.json")
+        entry = sets.get(str(seed), {}).get(kind)
+        if entry is None:
+            authors, record = choose(seed, kind)
             sel = {
                 "world": "tofu",
                 "unit": "author",
@@ -417,139 +503,158 @@ def run_worstcase_tofu(
                 "n_rows": len(rows),
                 "authors": authors,
                 "budget": m,
-                "mode": "hardest" if kind == "worst" else kind,
+                "mode": _SELECTED_KINDS.get(kind, kind),
                 "settings": {"preset": preset, "world_seed": world_seed, "world": str(world.path), "seed": seed},
-                "trace": record["trace"] if kind == "worst" else [],
-                "seconds": record["seconds"] if kind == "worst" else 0.0,
+                "trace": record["trace"] if record else [],
+                "seconds": record["seconds"] if record else 0.0,
             }
-            path = save_selection(os.path.join(folder, "selection.json"), sel)
-            if key not in evals:
-                retain_path = author_retain_model(world, authors, progress=progress)
-                from transformers import AutoModelForCausalLM
+            save_selection(path, sel)
+            entry = {"authors": authors, "selection_seconds": sel["seconds"] if record else None}
+            sets.setdefault(str(seed), {})[kind] = entry
+        authors = entry["authors"]
+        pending = [
+            method
+            for method in methods
+            if not any(r["seed"] == seed and r["kind"] == kind and r["method"] == method for r in runs)
+        ]
+        if not pending:
+            continue
+        key = tuple(authors)
+        if key not in evals:
+            retain_path = author_retain_model(world, authors, progress=progress)
+            from transformers import AutoModelForCausalLM
 
-                retain_eval = evaluate(AutoModelForCausalLM.from_pretrained(retain_path), authors)
-                tr = retain_eval["per_item"]["forget"]["truth_ratio"]
-                retain_eval["summary"]["forget_quality"] = forget_quality(tr, tr)["forget_quality"]
-                target_eval = evaluate(target, authors, retain_eval)
-                evals[key] = {"retain": retain_eval, "target": target_eval, "retain_model": str(retain_path)}
-            retain_json = os.path.join(folder, "eval_retain.json")
-            save_json(evals[key]["retain"], retain_json)
-            sets.setdefault(str(seed), {})[kind] = {
-                "authors": authors,
+            retain_eval = evaluate(AutoModelForCausalLM.from_pretrained(retain_path), authors)
+            tr = retain_eval["per_item"]["forget"]["truth_ratio"]
+            retain_eval["summary"]["forget_quality"] = forget_quality(tr, tr)["forget_quality"]
+            target_eval = evaluate(target, authors, retain_eval)
+            evals[key] = {"retain": retain_eval, "target": target_eval, "retain_model": str(retain_path)}
+        retain_json = os.path.join(folder, "eval_retain.json")
+        save_json(evals[key]["retain"], retain_json)
+        entry.update(
+            {
                 "retain_model": evals[key]["retain_model"],
                 "target_forget_quality": evals[key]["target"]["summary"]["forget_quality"],
                 "target_model_utility": evals[key]["target"]["summary"]["model_utility"],
                 "retain_model_utility": evals[key]["retain"]["summary"]["model_utility"],
-                "original_forget_nll": sum(record["author_losses_original"][a] for a in authors) / m
-                if record
-                else None,
+                "original_forget_nll": sum(original[a] for a in authors) / m if original else None,
             }
-            for method in methods:
-                argv = [
-                    "--forget_set", path, "--retain_results", retain_json, "--preset", preset,
-                    "--world_seed", str(world_seed), "--output_dir", os.path.join(folder, method),
-                    "--seed", str(seed), "--eval_points", "0", "--skip_reference_evals", "true",
-                    "--eval_max_new_tokens", str(eval_max_new_tokens), "--report_to", "none",
-                    "--disable_tqdm", str(not progress).lower(),
-                ]  # fmt: skip
-                script_args, training_args = unlearn_args(argv, method=method)
-                out = unlearn_main(script_args, training_args, method=method)
-                summary = out["unlearned"]
-                runs.append(
+        )
+        for method in pending:
+            argv = [
+                "--forget_set", path, "--retain_results", retain_json, "--preset", preset,
+                "--world_seed", str(world_seed), "--output_dir", os.path.join(folder, method),
+                "--seed", str(seed), "--eval_points", "0", "--skip_reference_evals", "true",
+                "--eval_max_new_tokens", str(eval_max_new_tokens), "--report_to", "none",
+                "--disable_tqdm", str(not progress).lower(),
+            ]  # fmt: skip
+            script_args, training_args = unlearn_args(argv, method=method)
+            out = unlearn_main(script_args, training_args, method=method)
+            summary = out["unlearned"]
+            runs.append(
+                {
+                    "seed": seed,
+                    "kind": kind,
+                    "method": method,
+                    "forget_quality": summary["forget_quality"],
+                    "model_utility": summary["model_utility"],
+                    "forget_rouge": summary.get("forget_rouge_l_recall"),
+                    "train_seconds": out["settings"]["train_seconds"],
+                }
+            )
+            if kind in _SELECTED_KINDS and method == lower_method and entry.get("selection_seconds"):
+                cost.append(
                     {
                         "seed": seed,
                         "kind": kind,
-                        "method": method,
-                        "forget_quality": summary["forget_quality"],
-                        "model_utility": summary["model_utility"],
-                        "forget_rouge": summary.get("forget_rouge_l_recall"),
-                        "train_seconds": out["settings"]["train_seconds"],
+                        "selection_s": entry["selection_seconds"],
+                        "unlearn_s": out["settings"]["train_seconds"],
                     }
                 )
-                if kind == "worst" and method == lower_method:
-                    cost.append(
-                        {"seed": seed, "selection_s": record["seconds"], "unlearn_s": out["settings"]["train_seconds"]}
-                    )
-    overlap: dict[str, Any] = {
-        kind: mean_pairwise_jaccard([sets[str(s)][kind]["authors"] for s in seeds if kind in sets[str(s)]])
-        for kind in set_kinds
-    }
-    if "worst" in set_kinds and "lowest_loss" in set_kinds:
-        overlap["worst_vs_lowest_loss"] = [
-            jaccard(sets[str(s)]["worst"]["authors"], sets[str(s)]["lowest_loss"]["authors"]) for s in seeds
+            save()
+    return save()
+
+
+def _tofu_overlap(sets: dict[str, dict[str, Any]], seeds: Sequence[int], kinds: Sequence[str]) -> dict[str, Any]:
+    """Mean pairwise Jaccard of each kind's author sets across seeds, and per seed worst-case vs lowest-loss / easiest."""
+    overlap: dict[str, Any] = {}
+    for kind in kinds:
+        chosen = [sets[str(s)][kind]["authors"] for s in seeds if kind in sets.get(str(s), {})]
+        overlap[kind] = mean_pairwise_jaccard(chosen)
+    for other in ("lowest_loss", "easiest", "random"):
+        pairs = [
+            jaccard(sets[str(s)]["worst"]["authors"], sets[str(s)][other]["authors"])
+            for s in seeds
+            if {"worst", other} <= set(sets.get(str(s), {}))
         ]
-    results = {
-        "config": {
-            "selection": asdict(selection),
-            "preset": preset,
-            "world_seed": world_seed,
-            "lower_method": lower_method,
-            "methods": list(methods),
-            "seeds": list(seeds),
-            "set_kinds": list(set_kinds),
-            "budget": m,
-            "eval_max_new_tokens": eval_max_new_tokens,
-            "world": str(world.path),
-        },
-        "runs": runs,
-        "sets": sets,
-        "summary": _summarise_tofu(runs),
-        "overlap": overlap,
-        "author_histogram": {
-            kind: group_histogram(
-                range(sum(len(sets[str(s)][kind]["authors"]) for s in seeds)),
-                [a for s in seeds for a in sets[str(s)][kind]["authors"]],
-            )
-            for kind in set_kinds
-        },
-        "cost": cost,
-    }
-    save_json(results, os.path.join(output_dir, "results.json"))
-    return results
+        if pairs:
+            overlap[f"worst_vs_{other}"] = pairs
+    return overlap
 
 
-def _summarise_tofu(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, list[float]]]]:
-    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _summarise_tofu(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per method and set kind: median / min / max over seeds of forget quality, its log10, model utility and
+    forget ROUGE-L, and the paired per-seed difference of log10 forget quality to the random set."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    log_fq = {(r["seed"], r["kind"], r["method"]): math.log10(max(r["forget_quality"], 1e-300)) for r in runs}
     for method in dict.fromkeys(r["method"] for r in runs):
         for kind in dict.fromkeys(r["kind"] for r in runs):
             sel = [r for r in runs if r["method"] == method and r["kind"] == kind]
             if not sel:
                 continue
-            fq = [r["forget_quality"] for r in sel]
-            out.setdefault(method, {})[kind] = {
-                "log10_forget_quality": mean_std([math.log10(max(v, 1e-300)) for v in fq]),
-                "forget_quality": mean_std(fq),
-                "model_utility": mean_std([r["model_utility"] for r in sel]),
-                "forget_rouge": mean_std([r["forget_rouge"] for r in sel]),
+            entry = {
+                "log10_forget_quality": _spread([log_fq[(r["seed"], kind, method)] for r in sel]),
+                "forget_quality": _spread([r["forget_quality"] for r in sel]),
+                "model_utility": _spread([r["model_utility"] for r in sel]),
+                "forget_rouge": _spread([r["forget_rouge"] for r in sel]),
             }
+            paired = [
+                log_fq[(r["seed"], kind, method)] - log_fq[(r["seed"], "random", method)]
+                for r in sel
+                if (r["seed"], "random", method) in log_fq
+            ]
+            if kind != "random" and paired:
+                entry["log10_fq_minus_random"] = _spread(paired)
+            out.setdefault(method, {})[kind] = entry
     return out
 
 
+_TITLES = {"worst": "worst-case", "random": "random", "lowest_loss": "lowest-loss", "easiest": "easiest"}
+
+
+def _med_range(spread: dict[str, float], fmt: str = "{:.3f}") -> str:
+    """`median [min, max]` of a [`_spread`] entry."""
+    return f"{fmt.format(spread['median'])} [{fmt.format(spread['min'])}, {fmt.format(spread['max'])}]"
+
+
 def format_tofu_markdown(results: dict[str, Any]) -> str:
-    """Markdown: per method and author-set kind, forget quality (mean log10 ± std, and the median-free mean) and
-    model utility over seeds; then the sets' retain/target numbers, overlaps and cost."""
+    """Markdown of [`run_worstcase_tofu`] results: per method and author-set kind, the median [min, max] over seeds of
+    log10 forget quality, its paired difference to the random set, model utility and forget ROUGE-L; then each set's
+    authors with the target's and the retain model's numbers, the overlaps, the author histograms and the cost."""
     cfg = results["config"]
+    sel = cfg["selection"]
     heading = (
-        f"mini-TOFU `{cfg['preset']}` world, budget {cfg['budget']} authors, {len(cfg['seeds'])} seeds (mean ± std); "
-        f"selection: lower level {cfg['lower_method']} x {cfg['selection']['lower_steps']} "
-        f"{cfg['selection']['lower_optimizer']} steps (lr {cfg['selection']['lower_lr']}), "
-        f"{cfg['selection']['upper_steps']} upper steps, w_lr {cfg['selection']['w_lr']} "
-        f"({cfg['selection']['step_normalization']})."
+        f"mini-TOFU `{cfg['preset']}` world, budget {cfg['budget']} authors, seeds {cfg['seeds']} (median [min, max]); "
+        f"selection: lower level {cfg['lower_method']} x {sel['lower_steps']} {sel['lower_optimizer']} steps "
+        f"(lr {sel['lower_lr']}), {sel['upper_steps']} upper steps, w_lr {sel['w_lr']} ({sel['step_normalization']})."
     )
     lines = [
         heading,
         "",
-        "| Method | Author set | log10 forget quality ↑ | forget quality | model utility ↑ | forget ROUGE-L |",
-        "|---|---|---|---|---|---|",
+        "| Method | Author set | n | log10 forget quality ↑ | minus random (paired) | model utility ↑ | forget ROUGE-L |",
+        "|---|---|---|---|---|---|---|",
     ]
-    titles = {"worst": "worst-case", "random": "random", "lowest_loss": "lowest-loss"}
     for method, kinds in results["summary"].items():
         for kind, c in kinds.items():
+            paired = _med_range(c["log10_fq_minus_random"], "{:+.2f}") if "log10_fq_minus_random" in c else "-"
             lines.append(
-                f"| {method} | {titles[kind]} | {c['log10_forget_quality'][0]:.2f} ± {c['log10_forget_quality'][1]:.2f}"
-                f" | {c['forget_quality'][0]:.3g} ± {c['forget_quality'][1]:.2g}"
-                f" | {c['model_utility'][0]:.3f} ± {c['model_utility'][1]:.3f}"
-                f" | {c['forget_rouge'][0]:.3f} ± {c['forget_rouge'][1]:.3f} |"
+                f"| {method} | {_TITLES[kind]} | {c['model_utility']['n']} | "
+                f"{_med_range(c['log10_forget_quality'], '{:.2f}')} | {paired} | {_med_range(c['model_utility'])} | "
+                f"{_med_range(c['forget_rouge'])} |"
             )
     lines += [
         "",
@@ -558,48 +663,71 @@ def format_tofu_markdown(results: dict[str, Any]) -> str:
     ]
     for seed, kinds in results["sets"].items():
         for kind, s in kinds.items():
-            nll = f"{s['original_forget_nll']:.4f}" if s["original_forget_nll"] is not None else "-"
+            if "target_forget_quality" not in s:
+                continue
+            nll = f"{s['original_forget_nll']:.4f}" if s.get("original_forget_nll") is not None else "-"
             lines.append(
-                f"| {seed} | {titles[kind]} | {', '.join(s['authors'])} | {s['target_forget_quality']:.2g} | "
+                f"| {seed} | {_TITLES[kind]} | {', '.join(s['authors'])} | {s['target_forget_quality']:.2g} | "
                 f"{s['target_model_utility']:.3f} | {s['retain_model_utility']:.3f} | {nll} |"
             )
-    lines += ["", "Overlap (Jaccard of author sets; across seeds: mean over pairs):", ""]
-    for key, value in results["overlap"].items():
-        lines.append(f"- {key}: {json.dumps(value)}")
+    lines += ["", "Overlap (Jaccard of author sets; across seeds: mean over pairs; `worst_vs_*`: per seed):", ""]
+    lines += [f"- {key}: {json.dumps(value)}" for key, value in results["overlap"].items()]
+    lines += ["", "Author histogram (times each author was selected over the seeds):", ""]
+    lines += [
+        f"- {_TITLES[kind]}: " + ", ".join(f"{a} {n}" for a, n in sorted(h.items(), key=lambda x: (-x[1], x[0])))
+        for kind, h in results["author_histogram"].items()
+    ]
     if results["cost"]:
         lines += [
             "",
-            "| seed | selection (s) | one unlearning run of the lower-level method (s) | ratio |",
-            "|---|---|---|---|",
+            "| seed | set | selection (s) | one unlearning run of the lower-level method on that set (s) | ratio |",
+            "|---|---|---|---|---|",
         ]
-        for c in results["cost"]:
-            lines.append(
-                f"| {c['seed']} | {c['selection_s']:.1f} | {c['unlearn_s']:.1f} | {c['selection_s'] / c['unlearn_s']:.1f} |"
-            )
+        lines += [
+            f"| {c['seed']} | {_TITLES[c['kind']]} | {c['selection_s']:.1f} | {c['unlearn_s']:.1f} | "
+            f"{c['selection_s'] / c['unlearn_s']:.1f} |"
+            for c in results["cost"]
+        ]
     return "\n".join(lines) + "\n"
 
 
 def plot_tofu_results(results: dict[str, Any], path: str | os.PathLike) -> None:
-    """Two panels per method and author-set kind (mean ± std over seeds): log10 forget quality and model utility."""
+    """Three panels per method and author-set kind (median, bars from min to max over seeds): log10 forget quality,
+    its paired per-seed difference to the random set (the per-method gap: below 0 = harder to forget than a random
+    set), and model utility."""
     from ..plotting import pyplot
 
     plt = pyplot()
 
-    methods = list(results["summary"])
-    kinds = list(next(iter(results["summary"].values())))
+    summary = results["summary"]
+    methods = list(summary)
+    kinds = [k for k in SET_KINDS_TOFU if any(k in summary[m] for m in methods)]
     width = 0.8 / len(kinds)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, key, label in (
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    panels = (
         (axes[0], "log10_forget_quality", "log10 forget quality (higher = closer to retain)"),
-        (axes[1], "model_utility", "model utility"),
-    ):
+        (axes[1], "log10_fq_minus_random", "log10 FQ minus random set's (same seed)"),
+        (axes[2], "model_utility", "model utility"),
+    )
+    for ax, key, label in panels:
         for j, kind in enumerate(kinds):
-            means = [results["summary"][m][kind][key][0] for m in methods]
-            stds = [results["summary"][m][kind][key][1] for m in methods]
-            ax.bar([i + j * width for i in range(len(methods))], means, width, yerr=stds, capsize=2, label=kind)
+            xs, med, lo, hi = [], [], [], []
+            for i, m in enumerate(methods):
+                entry = summary[m].get(kind, {}).get(key)
+                if entry is None:
+                    continue
+                xs.append(i + j * width)
+                med.append(entry["median"])
+                lo.append(entry["median"] - entry["min"])
+                hi.append(entry["max"] - entry["median"])
+            if xs:
+                colour = f"C{SET_KINDS_TOFU.index(kind)}"  # one colour per kind in every panel
+                ax.bar(xs, med, width, yerr=[lo, hi], capsize=2, label=_TITLES[kind], color=colour)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(methods))], methods)
-        ax.set_ylabel(label)
+        ax.set_ylabel(label, fontsize=8)
         ax.legend(fontsize=7)
+    axes[1].axhline(0.0, color="black", linewidth=0.8)
+    fig.suptitle(f"mini-TOFU worst-case author sets: median and range over seeds {results['config']['seeds']}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -48,7 +48,7 @@ from ..vision.benchmark import (
     train_original,
     unlearn_and_score,
 )
-from ..vision.data import ClassificationData, make_forget_split
+from ..vision.data import CIFAR10_HUB_ID, ClassificationData, make_forget_split
 from ..vision.methods import UNLEARNING_METHODS
 from ..vision.metrics import METRIC_NAMES
 from .baselines import group_histogram, jaccard, lowest_loss_units, mean_pairwise_jaccard, mean_std, random_units
@@ -226,6 +226,9 @@ def select_classification_forget_set(
         (1, 1797)
     """
     data = load_data(benchmark, seed)
+    if unit not in ("example", "class"):
+        raise ValueError(f"`unit` must be 'example' or 'class', got {unit!r}.")
+    resolve_budget(selection.budget, len(data.y_train) if unit == "example" else data.num_classes)  # before training
     original = train_original(benchmark, data, seed)
     problem = ClassificationSelectionProblem(
         original, data, unit=unit, method=lower_method, batch_size=lower_batch_size
@@ -249,7 +252,7 @@ def select_classification_forget_set(
     return selection_record(problem, result.selected, benchmark.dataset, settings)
 
 
-def forget_set_options(path: str | os.PathLike, dataset: str = "digits", data_dir: str | None = None) -> dict:
+def forget_set_options(path: str | os.PathLike, dataset: str = "digits", data_source: str = CIFAR10_HUB_ID) -> dict:
     """Reads a classification selection file and returns the [`~hf_unlearn.vision.ClassificationUnlearningConfig`]
     options that reproduce its forget set: scenario `"rows"`, the rows, the selected classes, and the train/test split
     seed and train fraction it was selected on. Every check (rows in range, no duplicates, the data set's size, the
@@ -258,7 +261,7 @@ def forget_set_options(path: str | os.PathLike, dataset: str = "digits", data_di
     Args:
         path (`str` or `os.PathLike`): The `selection.json` (or its folder).
         dataset (`str`, *optional*, defaults to `"digits"`): The dataset the caller will load.
-        data_dir (`str`, *optional*): CIFAR-10 folder.
+        data_source (`str`, *optional*, defaults to `"uoft-cs/cifar10"`): CIFAR-10's Hub id or a local copy.
 
     Returns:
         `dict`: `scenarios`, `forget_rows`, `forget_classes`, `data_seed`, `train_fraction`.
@@ -269,7 +272,7 @@ def forget_set_options(path: str | os.PathLike, dataset: str = "digits", data_di
     """
     from .files import load_selection
 
-    n_rows = load_data(ClassificationUnlearningConfig(dataset=dataset, data_dir=data_dir), seed=0).n_rows
+    n_rows = load_data(ClassificationUnlearningConfig(dataset=dataset, data_source=data_source), seed=0).n_rows
     selection = load_selection(path, n_rows=n_rows)
     world = selection.get("world")
     if world is not None and world != dataset:
@@ -284,7 +287,7 @@ def forget_set_options(path: str | os.PathLike, dataset: str = "digits", data_di
         options["data_seed"] = settings["data_seed"]
     if "train_fraction" in settings:
         options["train_fraction"] = settings["train_fraction"]
-    data = load_data(ClassificationUnlearningConfig(dataset=dataset, data_dir=data_dir, **options), seed=0)
+    data = load_data(ClassificationUnlearningConfig(dataset=dataset, data_source=data_source, **options), seed=0)
     data.train_positions(selection["indices"])  # every row must be a training example of that split
     return options
 
@@ -381,11 +384,12 @@ def run_worstcase_classification(
     bar = tqdm(total=len(jobs), desc="seed x forget set", disable=not progress)
     for seed in config.seeds:
         data = load_data(bench, seed)
+        n_units = len(data.y_train) if config.unit == "example" else data.num_classes
+        m = resolve_budget(config.selection.budget, n_units)  # a bad budget fails before any training
         original = train_original(bench, data, seed)
         problem = ClassificationSelectionProblem(
             original, data, unit=config.unit, method=config.lower_method, batch_size=config.lower_batch_size
         )
-        m = resolve_budget(config.selection.budget, problem.n_units)
         original_loss = problem.example_losses(problem.new_lower_model())
         for kind in config.set_kinds:
             picked = _select(problem, config, kind, seed, m)
