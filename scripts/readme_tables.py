@@ -474,9 +474,10 @@ def render_advunlearn_robustness(data: dict) -> str:
     s, summary, ratios = data["settings"], data["summary"], data["median_ratio_to_esd"]
     seeds = " ".join(str(x) for x in s["seeds"])
     spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
+    variants = f"--variants {' '.join(s['variants'])} " if len(s["variants"]) < len(_ROBUSTNESS_NAMES) - 1 else ""
     lines = [
         (
-            f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} "
+            f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} {variants}"
             f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
             f"--eval_num_images {s['eval_num_images']} --output_file OUT.json` (world `{s['world']}`, erasing "
             f"{s['concept']!r}, {s['max_train_steps']} steps, "
@@ -641,6 +642,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "llm-speed": ("llm_speed.json", render_llm_speed),
     "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
+    "advunlearn-robustness-default": ("advunlearn_robustness_default.json", render_advunlearn_robustness),
 }
 
 
