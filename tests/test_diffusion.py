@@ -513,3 +513,21 @@ def test_uninformative_table_warnings_name_each_reason():
     ]
     # one encoder alone is never "the same as the others"
     assert uninformative_table_warnings({"esd": row(0.3, 0.4, 0.5)}) == []
+
+
+def test_world_tokenizer_is_the_same_in_every_process():
+    # The BPE trainer breaks frequency ties in hash-map order, which differs between processes; a world built in
+    # another process must still get the same token ids (and so the same models), and every world word one token.
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from hf_unlearn.synthetic.shapes import build_tokenizer as b, COLORS, COLOR_SYNONYMS, SHAPES, "
+        "FILLER_WORDS; t = b(); w = [*COLORS, *[s for v in COLOR_SYNONYMS.values() for s in v], *SHAPES, "
+        "*FILLER_WORDS]; print(json.dumps([t.get_vocab(), [t(x).input_ids for x in w]], sort_keys=True))"
+    )
+    runs = [json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+    vocab, ids = runs[0]
+    assert all(len(x) == 3 for x in ids)  # <|startoftext|> word </w> <|endoftext|>
+    assert [vocab["<|startoftext|>"], vocab["<|endoftext|>"]] == [0, 1]

@@ -49,7 +49,7 @@ from .cache import cached_build, config_hash
 WORLD_NAME = "shapes"
 # 3: Stable Diffusion v1 layout (VAE + latent UNet on SD's noise schedule, PNDM scheduler config with `clip_sample:
 # false`); 2: the same without `clip_sample` in the scheduler config (DDIM loaded from it clipped latents); 1: pixels.
-WORLD_VERSION = 3
+WORLD_VERSION = 4
 
 COLORS: dict[str, tuple[float, float, float]] = {
     "red": (0.92, 0.12, 0.12),
@@ -356,7 +356,14 @@ def build_tokenizer(max_length: int = 16):
         show_progress=False,
     )
     bpe.train_from_iterator(corpus, trainer)
-    vocab = bpe.get_vocab()
+    # The trainer breaks ties between equally frequent symbols in hash-map order, which changes from one process to
+    # the next: the same tokens come out under other ids, and so does every model trained on them. Number them
+    # canonically (special tokens first, then shorter before longer, then alphabetically). The merges' order varies
+    # too, but every world word still ends as one token (tests/test_diffusion.py checks both), so it is kept.
+    special = trainer.special_tokens
+    canonical = lambda token: (len(token), token)  # noqa: E731
+    tokens = [t.content for t in special] + sorted(set(bpe.get_vocab()) - {t.content for t in special}, key=canonical)
+    vocab = {token: i for i, token in enumerate(tokens)}
     merges = [tuple(m) if isinstance(m, (list, tuple)) else tuple(m.split()) for m in _bpe_merges(bpe)]
     return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=max_length)
 
