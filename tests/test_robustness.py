@@ -259,5 +259,8 @@ def test_muse_benchmark_relearns_on_forget_articles(muse_world, tmp_path):
     assert retain["relearn"][1]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"] + 0.02
     assert retain["relearn"][1]["privleak"] < -20
     assert target["relearn"][0]["forget_verbmem_ROUGE"] > retain["relearn"][0]["forget_verbmem_ROUGE"]
-    assert retain["quantization"][0]["bits"] == 4 and retain["quantization"][0]["forget_verbmem_ROUGE"] is not None
+    # 4-bit RTN is probed on the same metrics and moves them by little (measured: VerbMem 0.260 -> 0.288)
+    quantized = retain["quantization"][0]
+    assert quantized["bits"] == 4 and set(saved["settings"]["metrics"]) <= set(quantized)
+    assert abs(quantized["forget_verbmem_ROUGE"] - retain["relearn"][0]["forget_verbmem_ROUGE"]) < 0.1
     assert "| retain | relearn 6 steps |" in (out / "robustness.md").read_text()
