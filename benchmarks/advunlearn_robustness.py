@@ -11,10 +11,17 @@ UnlearnDiffAtk-style attack and under the soft attack, retain accuracy). Variant
 - `advunlearn`: + the soft-prompt attack (`--attack_step` Adam steps, warm start: AdvUnlearn's `pgd`);
 - `fast_at_1step`: one sign-gradient step per attack (the paper's fast AT);
 - `advunlearn_screen`: `advunlearn` + `--attack_candidates` random vocabulary-token starts screened by the attack
-  loss before each attack (a discrete screen before the soft steps).
+  loss before each attack (a discrete screen before the soft steps);
+- `advunlearn_denoise`: `advunlearn` with the inner attack fitted to UnlearnDiffAtk's denoising loss of the frozen
+  model's own concept samples (`attack_loss="denoise"`) instead of the reference code's prediction matching;
+- `advunlearn_mix`: `advunlearn` + the ESD loss on the plain concept prompt beside the adversarial one
+  (`plain_prompt_weight`, `--plain_prompt_weight`);
+- `advunlearn_denoise_mix`: both.
 
 Evaluation attacks never see training randomness: their targets, token draws and noise come from the evaluator's own
-generators (seeded from `--seed + 1000`), and no variant setting was chosen by looking at these evaluation numbers.
+generators (seeded from `seed + --eval_seed_offset`). To choose settings without looking at the reported evaluation,
+run with other training seeds and another `--eval_seed_offset` (a held-out split: other evaluation images, attack
+targets, token draws and noise), then report with the defaults.
 Times are wall seconds of each training run in the same process, one after another (a loaded machine slows all).
 
 Usage:
@@ -31,7 +38,15 @@ import time
 from pathlib import Path
 
 
-VARIANTS = ("esd", "advunlearn", "fast_at_1step", "advunlearn_screen")
+VARIANTS = (
+    "esd",
+    "advunlearn",
+    "fast_at_1step",
+    "advunlearn_screen",
+    "advunlearn_denoise",
+    "advunlearn_mix",
+    "advunlearn_denoise_mix",
+)
 
 
 def parse_args(input_args=None):
@@ -52,8 +67,21 @@ def parse_args(input_args=None):
     parser.add_argument("--attack_step", type=int, default=5, help="Attack steps of advunlearn(_screen).")
     parser.add_argument("--attack_lr", type=float, default=1e-2, help="Attack learning rate.")
     parser.add_argument("--attack_candidates", type=int, default=16, help="Screened starts of advunlearn_screen.")
+    parser.add_argument(
+        "--plain_prompt_weight",
+        type=float,
+        default=1.0,
+        help="Weight of the plain-prompt ESD loss of the *_mix variants.",
+    )
     parser.add_argument("--eval_num_images", type=int, default=48, help="Evaluation images per prompt.")
     parser.add_argument("--eval_attack_steps", type=int, default=40, help="Steps of the evaluation attacks.")
+    parser.add_argument(
+        "--eval_seed_offset",
+        type=int,
+        default=1000,
+        help="The evaluator of training seed s is seeded with s + this (use another value to choose settings on a "
+        "held-out evaluation split).",
+    )
     parser.add_argument("--output_file", default=None, help="Write the results as JSON here.")
     return parser.parse_args(input_args)
 
@@ -61,6 +89,8 @@ def parse_args(input_args=None):
 def variant_config(name: str, args) -> dict:
     """The [`AdvUnlearnConfig`] overrides of a variant."""
     attack = {"attack_lr": args.attack_lr, "warmup_steps": args.warmup_iter}
+    pgd = {"attack_method": "pgd", "attack_steps": args.attack_step, **attack}
+    mix = {"plain_prompt_weight": args.plain_prompt_weight}
     return {
         "esd": {"attack_method": "none"},
         "advunlearn": {"attack_method": "pgd", "attack_steps": args.attack_step, **attack},
@@ -71,6 +101,9 @@ def variant_config(name: str, args) -> dict:
             "attack_candidates": args.attack_candidates,
             **attack,
         },
+        "advunlearn_denoise": {**pgd, "attack_loss": "denoise"},
+        "advunlearn_mix": {**pgd, **mix},
+        "advunlearn_denoise_mix": {**pgd, "attack_loss": "denoise", **mix},
     }[name]
 
 
@@ -103,7 +136,7 @@ def main(args) -> dict:
             world,
             args.concept,
             num_images=args.eval_num_images,
-            seed=seed + 1000,
+            seed=seed + args.eval_seed_offset,
             discrete_attack=DiscretePromptAttack(num_tokens=1, steps=args.eval_attack_steps),
             soft_attack=SoftPromptAttack(num_tokens=1, steps=args.eval_attack_steps, lr=1e-2),
         )

@@ -867,6 +867,29 @@ def advunlearn_concept_with_no_prompts(tmp_path, request):
 
 
 @case(
+    "AdvUnlearn",
+    "an unknown `attack_loss`, `attack_loss='denoise'` with `attack_candidates`, a negative `plain_prompt_weight`; "
+    "`erase_text_encoder` with no steps, a learning rate or clipping norm <= 0",
+    "`attack_loss` 'match' or 'denoise' (the token screen needs 'match'); a weight >= 0; steps >= 1, positive rates",
+)
+def advunlearn_bad_attack_settings(tmp_path, request):
+    from hf_unlearn.diffusion import AdvUnlearnConfig, erase_text_encoder
+
+    prompts = {"concept_prompts": ["a red circle"], "retain_prompts": ["a green circle"]}
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"attack_loss must be one of \('match', 'denoise'\), got 'pgd'"):
+            AdvUnlearnConfig(**prompts, attack_loss="pgd")
+        with pytest.raises(ValueError, match="attack_candidates screens starts by the 'match' attack loss"):
+            AdvUnlearnConfig(**prompts, attack_loss="denoise", attack_candidates=4)
+        with pytest.raises(ValueError, match=r"plain_prompt_weight must be >= 0, got -1.0"):
+            AdvUnlearnConfig(**prompts, plain_prompt_weight=-1.0)
+        config = AdvUnlearnConfig(**prompts)
+        for steps, lr, clip in ((0, 1e-3, 1.0), (5, 0.0, 1.0), (5, 1e-3, -1.0)):
+            with pytest.raises(ValueError, match=r"steps must be >= 1 and learning_rate, max_grad_norm > 0"):
+                erase_text_encoder(None, None, None, None, config, steps, lr, max_grad_norm=clip)
+
+
+@case(
     "SalUn (diffusion)",
     "a saliency mask computed for another UNet (`--mask_path`): same config but other weights, or another config",
     "recompute the mask on the UNet you train (omit `--mask_path`)",
