@@ -757,6 +757,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
     "llm-speed": ("llm_speed.json", render_llm_speed),
     "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
+    "worstcase-prompts-default": ("worstcase_prompts_default.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
     "advunlearn-robustness-default": ("advunlearn_robustness_default.json", render_advunlearn_robustness),
     "muse-methods": (("muse_methods.json", "muse_methods_lr5e-4.json"), render_muse_methods),
