@@ -890,6 +890,32 @@ def advunlearn_bad_attack_settings(tmp_path, request):
 
 
 @case(
+    "AdvUnlearn",
+    "`benchmarks/advunlearn_robustness.py --reuse` with a missing file, a JSON not written by it, or a run with other "
+    "settings",
+    "pass that benchmark's `--output_file` JSON of a run with the same settings (the error lists the ones that differ)",
+)
+def advunlearn_robustness_reuse_of_another_run(tmp_path, request):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"settings": {**vars(bench.parse_args([])), "learning_rate": 0.5}, "runs": []}))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"--reuse '.*missing.json' is not a file: pass a JSON written by"):
+            bench.main(bench.parse_args(["--reuse", str(tmp_path / "missing.json")]))
+        with pytest.raises(ValueError, match=r"has no 'settings' and 'runs': not this benchmark's output JSON"):
+            bench.main(bench.parse_args(["--reuse", str(tmp_path / "list.json")]))
+        with pytest.raises(ValueError, match=r"other settings \(learning_rate: 0.5 there, 0.001 here\)"):
+            bench.main(bench.parse_args(["--reuse", str(other)]))
+
+
+@case(
     "SalUn (diffusion)",
     "a saliency mask computed for another UNet (`--mask_path`): same config but other weights, or another config",
     "recompute the mask on the UNet you train (omit `--mask_path`)",

@@ -680,3 +680,48 @@ def test_world_tokenizer_is_the_same_in_every_process():
     vocab, ids = runs[0]
     assert all(len(x) == 3 for x in ids)  # <|startoftext|> word </w> <|endoftext|>
     assert [vocab["<|startoftext|>"], vocab["<|endoftext|>"]] == [0, 1]
+
+
+def _robustness_benchmark():
+    import importlib.util
+
+    from tests.launch import REPO
+
+    spec = importlib.util.spec_from_file_location(
+        "advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_robustness_benchmark_reuses_finished_rows_and_takes_time_ratios_within_their_run(shapes_world, tmp_path):
+    """`--reuse`: rows of a previous run with the same settings are copied (nothing is trained or evaluated when every
+    row is there), and each variant's time ratio is taken against the ESD trained in its own run."""
+    bench = _robustness_benchmark()
+    argv = ["--preset", "test", "--seeds", "0", "1", "--variants", "esd", "advunlearn"]
+    args = bench.parse_args(argv)
+    rows = {
+        0: ({"asr_discrete": 0.5, "asr_soft": 0.25, "train_seconds": 10.0}, {"asr_discrete": 0.2, "asr_soft": 0.2, "train_seconds": 30.0}),
+        1: ({"asr_discrete": 0.4, "asr_soft": 0.5, "train_seconds": 20.0}, {"asr_discrete": 0.4, "asr_soft": 0.1, "train_seconds": 20.0}),
+    }  # fmt: skip
+    common = {"concept_rate": 0.1, "retain_accuracy": 1.0, "retain_image_distance": 0.2}
+    previous = {
+        "settings": {**vars(args), "variants": ["esd", "advunlearn", "fast_at_1step"], "world": shapes_world.root.name},
+        "runs": [
+            {"seed": s, "original": {**common, "asr_discrete": 1.0, "asr_soft": 1.0}, "esd": {**common, **e},
+             "advunlearn": {**common, **a}}
+            for s, (e, a) in rows.items()
+        ],
+    }  # fmt: skip
+    path = tmp_path / "previous.json"
+    path.write_text(json.dumps(previous))
+    result = bench.main(bench.parse_args([*argv, "--reuse", str(path)]))
+    assert result["runs"][1]["advunlearn"]["asr_soft"] == 0.1 and result["runs"][0]["esd"]["train_seconds"] == 10.0
+    ratio = result["median_ratio_to_esd"]["advunlearn"]
+    assert ratio["asr_discrete"] == pytest.approx((0.2 / 0.5 + 0.4 / 0.4) / 2)
+    assert ratio["asr_soft"] == pytest.approx((0.2 / 0.25 + 0.1 / 0.5) / 2)
+    assert ratio["train_seconds"] == pytest.approx((30 / 10 + 20 / 20) / 2)
+    # other settings: refused before any work
+    with pytest.raises(ValueError, match=r"other settings \(max_train_steps: 200 there, 7 here\)"):
+        bench.main(bench.parse_args([*argv, "--max_train_steps", "7", "--reuse", str(path)]))

@@ -167,6 +167,20 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         help="Random vocabulary-token starts screened by the attack loss before each attack (0: reference code).",
     )
     parser.add_argument(
+        "--attack_loss",
+        type=str,
+        default="match",
+        choices=["match", "denoise"],
+        help="Inner attack objective: 'match' (reference code: reproduce the frozen model's prediction on the training "
+        "states) or 'denoise' (UnlearnDiffAtk's denoising loss of the frozen model's own concept samples).",
+    )
+    parser.add_argument(
+        "--plain_prompt_weight",
+        type=float,
+        default=0.0,
+        help="After warmup, also train ESD on the plain concept prompt with this weight (0: reference code).",
+    )
+    parser.add_argument(
         "--adv_prompt_update_step", type=int, default=1, help="Re-run the attack every this many iterations."
     )
     parser.add_argument("--warmup_iter", type=int, default=200, help="Plain-ESD iterations before attacks start.")
@@ -345,6 +359,8 @@ def main(args: argparse.Namespace) -> dict:
         attack_type=args.attack_type,
         attack_init=args.attack_init,
         attack_candidates=args.attack_candidates,
+        attack_loss=args.attack_loss,
+        plain_prompt_weight=args.plain_prompt_weight,
         adv_prompt_update_step=args.adv_prompt_update_step,
         warmup_steps=args.warmup_iter,
         retain_loss_weight=args.retain_loss_w,
