@@ -1124,6 +1124,28 @@ def worstcase_prompts_bad_concept_or_budget(tmp_path, request):
             run_worstcase_prompts(None, "red", budget=40)
 
 
+@case(
+    "diffusion scripts",
+    "`--resume_from_checkpoint` a folder not named `checkpoint-<step>`, a missing folder, or `latest` with none saved",
+    "a `checkpoint-<step>` folder of this run, or `latest` after a run with `--checkpointing_steps`",
+)
+def diffusion_resume_from_a_folder_that_is_no_checkpoint(tmp_path, request):
+    pytest.importorskip("diffusers")
+    script = _advunlearn_script()
+    out = tmp_path / "run"
+    (out / "my_weights").mkdir(parents=True)
+    (out / "my_weights" / "model.safetensors").write_bytes(b"weights a user keeps here")
+    for resume, match in (
+        (str(out / "my_weights"), r"'my_weights' is not a checkpoint folder: its name must be 'checkpoint-<step>'"),
+        (str(out / "checkpoint-5"), r"'.*checkpoint-5': no such checkpoint\. Pass a checkpoint-<step> folder"),
+        ("latest", r"'latest': no such checkpoint in .*run\. Pass a checkpoint-<step> folder"),
+    ):
+        args = ["--world_preset", "test", "--output_dir", str(out), "--resume_from_checkpoint", resume]
+        with untouched(tmp_path), pytest.raises(ValueError, match=match):
+            script.main(script.parse_args(args))  # refused before the world is loaded or anything is written
+        assert sorted(p.name for p in out.iterdir()) == ["my_weights"]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 

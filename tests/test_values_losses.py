@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hf_unlearn import npo_loss, sequence_log_probs, simnpo_loss
-from hf_unlearn.trainer.losses import kl_divergence, sequence_nll
+from hf_unlearn.trainer.losses import kl_divergence, mean_sequence_nll
 
 
 IGNORE = -100
@@ -85,7 +85,7 @@ def test_sequence_nll_is_the_mean_of_per_sequence_token_means(padded_batch):
     lps, counts = _hand_log_probs(logits, labels)
     expected = sum(-lp / c for lp, c in zip(lps, counts)) / 3
     token_mean = -sum(lps) / sum(counts)  # the usual HF loss, different here because lengths differ
-    value = sequence_nll(logits, labels).item()
+    value = mean_sequence_nll(logits, labels).item()
     assert value == pytest.approx(expected, rel=1e-5)
     assert abs(value - token_mean) > 1e-3
 
@@ -224,7 +224,7 @@ def test_kl_divergence_rejects_shape_mismatch_and_empty_rows():
 @pytest.mark.parametrize(
     ("fn", "name"),
     [
-        (lambda logits, labels: sequence_nll(logits, labels), "sequence_nll"),
+        (lambda logits, labels: mean_sequence_nll(logits, labels), "mean_sequence_nll"),
         (lambda logits, labels: simnpo_loss(*sequence_log_probs(logits, labels)), "simnpo_loss"),
         (lambda logits, labels: kl_divergence(logits, logits + 1, labels=labels), "kl_divergence"),
     ],

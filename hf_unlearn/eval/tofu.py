@@ -476,12 +476,12 @@ class TofuEvaluator:
     """TOFU evaluation of any number of models on one data setup: the data is loaded and tokenised once and every
     model call reuses it (a relearning curve, a training run's evaluations, or several models in one process).
 
-    Per model, each sequence gets one forward pass: each question is run once and its key/value cache is shared by its
-    true, paraphrased and perturbed answers ([`~hf_unlearn.eval.scoring.score_continuations`], length-sorted
-    batches), and that pass also gives the forget set's membership-inference scores and extraction strength (privacy
-    metrics). Greedy answers come from [`~hf_unlearn.eval.scoring.
-    generate_greedy`] (length-bucketed batches, key/value cache, rows leave the batch at end-of-sequence). The
-    numbers are those of [`evaluate_tofu`], which is this class called once.
+    Per model, each question and all of its answers (true, paraphrased, perturbed) are one packed row of one forward
+    pass, the question's tokens run once ([`~hf_unlearn.eval.scoring.score_continuations`], length-sorted batches),
+    and that pass also gives the forget set's membership-inference scores and extraction strength (privacy metrics).
+    Greedy answers come from [`~hf_unlearn.eval.scoring.generate_greedy`] (length-bucketed batches, key/value cache,
+    rows leave the batch at end-of-sequence). The numbers are those of [`evaluate_tofu`], which is this class called
+    once.
 
     Args:
         tokenizer (`PreTrainedTokenizerBase`): The models' tokenizer; it needs a pad token.
@@ -759,10 +759,10 @@ def evaluate_tofu(
 ) -> dict[str, Any]:
     """Evaluates a causal LM on TOFU: every metric of the benchmark, aggregated and per item.
 
-    Scoring is batched over all answers of a set (each question run once, its cache shared by its true, paraphrased
-    and perturbed answers) and greedy generation is batched with left padding and a key/value cache. To evaluate several models (or one
-    model several times) on the same data, build a [`TofuEvaluator`] once and call it: the data is then loaded and
-    tokenised once.
+    Scoring is batched over all answers of a set (each question packed with its true, paraphrased and perturbed
+    answers into one row, the question run once) and greedy generation is batched with left padding and a key/value
+    cache. To evaluate several models (or one model several times) on the same data, build a [`TofuEvaluator`] once
+    and call it: the data is then loaded and tokenised once.
 
     Args:
         model (`PreTrainedModel`): The causal LM to evaluate (its train/eval mode is restored afterwards).
