@@ -615,7 +615,9 @@ def render_advunlearn_timing(data: dict) -> str:
         "advunlearn": f"AdvUnlearn ({data['attack_step']}-step attack)",
         "fast_at": f"fast AT, {data['attack_step']} sign steps",
         "fast_at_1step": "fast AT, 1 step",
+        "advunlearn_denoise_mix": f"AdvUnlearn, denoising-loss attack ({data['attack_step']} steps) + plain-prompt ESD",
     }
+    names = {k: v for k, v in names.items() if k in data["seconds_per_iteration"]}
     lines = [
         (
             f"`python benchmarks/bench_advunlearn.py --preset {data['preset']} --iterations {data['iterations']} "
