@@ -4,6 +4,7 @@ for forget quality, the holdout rows, the context length, and the privacy metric
 independent computations. Fast (no world), so that mutation testing runs them (`scripts/mutation.sh`)."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -344,3 +345,60 @@ def test_tofu_privacy_metrics_against_per_item_forward_passes(tok):
     assert with_retain["summary"]["privleak"] == pytest.approx(((1 - auc) - 0.75) / 0.75 * 100)
     with pytest.raises(ValueError, match="non-empty forget and holdout"):
         tofu_privacy_metrics(model, tok, forget, [], template="llama2")
+
+
+# ---- the per-item formulas: inputs from torch, float32 and bad values ---------------------------------------------
+
+
+def test_formulas_take_tensors_that_require_grad_and_compute_in_float64():
+    from hf_unlearn.eval.tofu import answer_probability, truth_ratio
+
+    nll = torch.tensor([0.0, math.log(2.0)], requires_grad=True)
+    assert answer_probability(nll).tolist() == pytest.approx([1.0, 0.5])
+    # perturbed NLLs as a tensor, and as a list of tensors, each needing detach()
+    pert = torch.tensor([[1.0, 3.0]], requires_grad=True)
+    assert truth_ratio(torch.tensor([1.0]), pert).tolist() == pytest.approx([math.exp(-1.0)])
+    assert truth_ratio([1.0], [pert[0]]).tolist() == pytest.approx([math.exp(-1.0)])
+    # float32 inputs are widened before any arithmetic: the mean of two float32 values in float64
+    a, b = np.float32(0.1), np.float32(0.2)
+    expected = np.exp(-(np.float64(a) + np.float64(b)) / 2)
+    assert truth_ratio([0.0], [np.array([a, b])])[0] == expected
+    assert answer_probability(np.array([a], dtype=np.float32)).dtype == np.float64
+    assert answer_probability(np.array([a], dtype=np.float32))[0] == np.exp(-np.float64(a))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t.answer_probability([float("nan")]), "^nll contains NaN"),
+        (lambda t: t.probability_with_options([float("nan")], [[1.0]]), "^nll_true contains NaN"),
+        (lambda t: t.probability_with_options([1.0], [[1.0], [2.0]]), "^nll_perturbed has 2 rows but there are 1"),
+        (lambda t: t.truth_ratio([float("inf")], [[1.0]]), "^nll_paraphrased contains NaN"),
+        (lambda t: t.truth_ratio([1.0], [[float("nan")]]), r"^nll_perturbed\[0\] contains NaN"),
+        (lambda t: t.truth_ratio([1.0], [[[1.0, 2.0]]]), r"^nll_perturbed\[0\] must be a non-empty list"),
+        (lambda t: t.truth_ratio([1.0], [[]]), r"^nll_perturbed\[0\] must be a non-empty list"),
+        (lambda t: t.truth_ratio_aggregate([], "forget"), "^truth_ratios is empty"),
+        (lambda t: t.forget_quality([float("nan")], [1.0]), "^truth_ratios contains NaN"),
+        (lambda t: t.forget_quality([1.0], [float("nan")]), "^retain_truth_ratios contains NaN"),
+        (lambda t: t.model_utility([0.5, float("nan")]), "^utility values contains NaN"),
+        (lambda t: t.tofu_set_metrics("retain", [float("nan")], [[1.0]], [1.0]), "^nll_answer contains NaN"),
+    ],
+)
+def test_formula_errors_name_the_argument(call, message):
+    from hf_unlearn.eval import tofu
+
+    with pytest.raises(ValueError, match=message):
+        call(tofu)
+
+
+def test_rouge_l_recall_builds_a_stemming_rouge_l_scorer(monkeypatch):
+    from hf_unlearn.eval import tofu
+
+    monkeypatch.setattr(tofu, "_SCORER", None)  # as in a fresh process: the scorer is built on first use
+    # "running dogs" matches "run dog" only through the Porter stemmer
+    assert tofu.rouge_l_recall(["the run dog"], ["running dogs"]).tolist() == [1.0]
+    assert tofu.rouge_l_recall(["a dog"], ["running dogs"]).tolist() == [0.5]
+    _, items = tofu.tofu_set_metrics(
+        "retain", [0.1, 0.2], [[1.0], [2.0]], [0.3, 0.4], generations=["run dog", "x"], references=["ran", "x"]
+    )
+    assert items["rouge_l_recall"] == [0.0, 1.0]
