@@ -402,3 +402,20 @@ def test_rouge_l_recall_builds_a_stemming_rouge_l_scorer(monkeypatch):
         "retain", [0.1, 0.2], [[1.0], [2.0]], [0.3, 0.4], generations=["run dog", "x"], references=["ran", "x"]
     )
     assert items["rouge_l_recall"] == [0.0, 1.0]
+
+
+def test_load_set_and_holdout_rows_from_a_data_folder(tofu_world):
+    from hf_unlearn.data.tofu import PERTURBED_COLUMNS, QA_COLUMNS
+
+    folder = str(tofu_world.path)
+    columns = QA_COLUMNS + PERTURBED_COLUMNS["forget"]
+    rows = _load_set(folder, "forget10_perturbed", columns).to_list()
+    assert rows == tofu_world.load_split("forget10_perturbed").to_list()
+    assert _load_set(folder, "real_authors_perturbed", QA_COLUMNS).to_list() == (
+        tofu_world.load_split("real_authors_perturbed").to_list()
+    )
+    with pytest.raises(ValueError, match="paraphrased_answer"):  # real_authors has no paraphrase
+        _load_set(folder, "real_authors_perturbed", columns)
+    holdout = tofu_world.load_split("holdout10").to_list()
+    assert _holdout_rows(folder, "forget10", None, required=True) == holdout
+    assert _holdout_rows(folder, "forget10", 2, required=False) == holdout[:2]
