@@ -66,6 +66,64 @@ def test_score_continuations_matches_one_unpadded_forward_per_sequence(tiny_lm):
     torch.testing.assert_close(one.nll, scores.nll, rtol=1e-5, atol=1e-6)
 
 
+def test_packed_rows_by_hand():
+    from hf_unlearn.eval.scoring import _packed_rows
+
+    # row 0: prompt [5, 6], continuations [7] and [8, 9]; row 1 (shorter, right-padded): prompt [4], continuation [3]
+    batch = _packed_rows([[5, 6], [4]], [[[7], [8, 9]], [[3]]], pad_token_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9], [4, 3, 0, 0, 0]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 2, 3], [0, 1, 0, 0, 0]]  # each continuation starts at 2
+    assert batch["segment"].tolist() == [[0, 0, 1, 2, 2], [0, 1, -1, -1, -1]]
+    # the logits scoring 7 and 8 are the prompt's last (flat index 1); 9 is scored after 8 (index 3); 3 at row 1's 0
+    assert batch["source"].tolist() == [1, 1, 3, 5]
+    assert batch["targets"].tolist() == [7, 8, 9, 3]
+    assert batch["counts"] == [1, 2, 1]
+    allowed = batch["allowed"].int().tolist()
+    assert allowed[0] == [
+        [1, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 0, 0],  # continuation 1 sees the prompt and itself
+        [1, 1, 0, 1, 0],  # continuation 2 does not see continuation 1
+        [1, 1, 0, 1, 1],
+    ]
+    assert allowed[1] == [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 0, 0]]
+
+
+class _NoMaskModel(torch.nn.Module):
+    """A causal LM whose config names no attention implementation (so no custom 4-D mask can be assumed)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.config = type("Config", (), {"is_encoder_decoder": False})()
+        self.calls = []
+
+    def forward(self, input_ids, attention_mask):
+        self.calls.append(attention_mask.ndim)
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask)
+
+
+def test_score_continuations_with_eager_attention_and_without_a_maskable_attention(tiny_lm):
+    from transformers import LlamaForCausalLM
+
+    prompts, continuations = [[3, 4, 5], [7, 9]], [[[6, 2], [15, 16, 17, 2]], [[5], [1, 2, 3]]]
+    packed = score_continuations(tiny_lm, prompts, continuations, pad_token_id=0, batch_size=3)
+    eager = LlamaForCausalLM(tiny_lm.config.__class__(**{**tiny_lm.config.to_dict(), "attn_implementation": "eager"}))
+    eager.load_state_dict(tiny_lm.state_dict())
+    assert eager.config._attn_implementation == "eager"
+    torch.testing.assert_close(
+        score_continuations(eager.eval(), prompts, continuations, pad_token_id=0, batch_size=3).nll,
+        packed.nll,
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    plain = _NoMaskModel(tiny_lm)
+    fallback = score_continuations(plain, prompts, continuations, pad_token_id=0, batch_size=3)
+    assert plain.calls and set(plain.calls) == {2}  # whole sequences with a 2-D padding mask
+    torch.testing.assert_close(fallback.nll, packed.nll, rtol=1e-5, atol=1e-6)
+    assert fallback.num_tokens.tolist() == [2, 4, 1, 3]
+
+
 @pytest.mark.parametrize(
     ("prompts", "continuations", "message"),
     [
