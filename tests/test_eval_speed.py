@@ -194,3 +194,16 @@ def test_evaluator_privacy_from_the_shared_pass_equals_the_separate_passes(tofu_
             tofu_world.load_model("retain90")
         )["summary"]["forget_Q_A_Prob"]
     )
+
+
+def test_score_sequences_refuses_a_sequence_without_scored_tokens_before_any_forward_pass(tiny_lm):
+    from hf_unlearn.eval.scoring import score_sequences
+
+    model = _NoMaskModel(tiny_lm)
+    feats = [
+        {"input_ids": [1, 2, 3], "labels": [-100, 2, 3]},
+        {"input_ids": [4, 5], "labels": [4, -100]},  # only the first position is labelled: never scored
+    ]
+    with pytest.raises(ValueError, match=r"sequence\(s\) \[1\] have no labelled tokens"):
+        score_sequences(model, feats, pad_token_id=0)
+    assert model.calls == []
