@@ -132,9 +132,11 @@ def load_reusable_runs(args) -> dict[int, dict]:
     if not isinstance(previous, dict) or "settings" not in previous or "runs" not in previous:
         raise ValueError(f"--reuse {args.reuse!r} has no 'settings' and 'runs': not this benchmark's output JSON.")
     ours = {k: v for k, v in vars(args).items() if k not in _ROW_INDEPENDENT}
-    differ = sorted(k for k, v in ours.items() if previous["settings"].get(k) != v)
+    defaults = vars(parse_args([]))  # an option newer than the earlier run counts as its default there
+    theirs = {k: previous["settings"].get(k, defaults[k]) for k in ours}
+    differ = sorted(k for k, v in ours.items() if theirs[k] != v)
     if differ:
-        pairs = ", ".join(f"{k}: {previous['settings'].get(k)!r} there, {ours[k]!r} here" for k in differ)
+        pairs = ", ".join(f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in differ)
         raise ValueError(f"--reuse {args.reuse!r} was run with other settings ({pairs}); rerun with the same ones.")
     return {run["seed"]: {**run, "world": previous["settings"].get("world")} for run in previous["runs"]}
 

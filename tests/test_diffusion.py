@@ -531,6 +531,15 @@ def test_comparison_text_encoder_config_maps_the_settings():
     esd = text_encoder_config(["a red circle"], ["a blue circle"], "esd", s, seed=4)
     adv = text_encoder_config(["a red circle"], ["a blue circle"], "advunlearn", s, seed=4)
     assert (esd.attack_method, adv.attack_method) == ("none", "pgd")
+    assert (adv.attack_loss, adv.plain_prompt_weight) == ("denoise", 1.0)  # the settings chosen for the tables
+    reference = text_encoder_config(
+        ["a red circle"],
+        ["a blue circle"],
+        "advunlearn",
+        ComparisonSettings(attack_loss="match", plain_prompt_weight=0.0),
+        0,
+    )
+    assert (reference.attack_loss, reference.plain_prompt_weight, reference.retain_loss_weight) == ("match", 0.0, 1.0)
     assert (adv.attack_steps, adv.attack_lr, adv.warmup_steps, adv.retain_batch, adv.ddim_steps, adv.seed) == (
         7, 0.5, 3, 2, 9, 4,
     )  # fmt: skip

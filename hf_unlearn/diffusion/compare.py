@@ -55,6 +55,11 @@ class ComparisonSettings:
         warmup_iter (`int`, *optional*, defaults to `20`): AdvUnlearn's plain-ESD iterations before attacks.
         attack_step (`int`, *optional*, defaults to `5`): AdvUnlearn's inner attack steps.
         attack_lr (`float`, *optional*, defaults to `1e-2`): AdvUnlearn's inner attack learning rate.
+        attack_loss (`str`, *optional*, defaults to `"denoise"`): AdvUnlearn's inner attack objective (see
+            [`AdvUnlearnConfig`]; `"match"` is the reference code's). `"denoise"` with `plain_prompt_weight=1` is the
+            setting chosen for the shapes world on a held-out split (README, AdvUnlearn robustness).
+        plain_prompt_weight (`float`, *optional*, defaults to `1.0`): AdvUnlearn's ESD weight on the plain concept
+            prompt beside the adversarial one (0 is the reference code's).
         salun_steps (`int`, *optional*, defaults to `200`): SalUn steps.
         salun_lr (`float`, *optional*, defaults to `1e-3`): SalUn's Adam learning rate.
         salun_alpha (`float`, *optional*, defaults to `0.5`): SalUn's retain-loss weight.
@@ -76,6 +81,8 @@ class ComparisonSettings:
     warmup_iter: int = 20
     attack_step: int = 5
     attack_lr: float = 1e-2
+    attack_loss: str = "denoise"
+    plain_prompt_weight: float = 1.0
     salun_steps: int = 200
     salun_lr: float = 1e-3
     salun_alpha: float = 0.5
@@ -123,6 +130,8 @@ def text_encoder_config(
         attack_method="none" if method == "esd" else "pgd",
         attack_steps=s.attack_step,
         attack_lr=s.attack_lr,
+        attack_loss=s.attack_loss,
+        plain_prompt_weight=s.plain_prompt_weight,
         warmup_steps=s.warmup_iter,
         retain_batch=s.retain_batch,
         train_batch_size=s.train_batch_size,
