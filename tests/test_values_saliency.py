@@ -311,7 +311,7 @@ def test_guard_keeps_guarding_after_a_fully_salient_parameter_and_after_reattach
 # -------------------------------------------------------------- mutants of the full-scope run (issue 16, kinds 1 and 3)
 
 
-def _linear(weight: list[list[float]], bias: list[float]) -> nn.Linear:
+def _linear_with(weight: list[list[float]], bias: list[float]) -> nn.Linear:
     model = nn.Linear(len(weight[0]), len(weight))
     with torch.no_grad():
         model.weight.copy_(torch.tensor(weight))
@@ -326,7 +326,7 @@ def test_frozen_weights_fingerprint_hashes_the_sampled_frozen_weights_by_name():
 
     from hf_unlearn.saliency import frozen_weights_fingerprint
 
-    model = _linear([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])
+    model = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])
     mask = {"weight": torch.tensor([[1, 0, 0], [0, 0, 1]]), "bias": torch.tensor([0, 1])}
 
     def sha(*parts: tuple[bytes, list[float]]) -> str:
@@ -340,9 +340,9 @@ def test_frozen_weights_fingerprint_hashes_the_sampled_frozen_weights_by_name():
     # 2 samples per tensor: every (4 // 2)-th frozen weight, 2 and 4; a mask entry the model lacks is skipped
     fp = frozen_weights_fingerprint({**mask, "other.weight": torch.ones(2)}, model, samples_per_tensor=2)
     assert fp == sha((b"bias", [7.0]), (b"weight", [2.0, 4.0]))
-    salient_moved = _linear([[-1.0, 2.0, 3.0], [4.0, 5.0, -6.0]], [7.0, -8.0])
+    salient_moved = _linear_with([[-1.0, 2.0, 3.0], [4.0, 5.0, -6.0]], [7.0, -8.0])
     assert frozen_weights_fingerprint(mask, salient_moved) == frozen_weights_fingerprint(mask, model)
-    frozen_moved = _linear([[1.0, 2.0, 3.0], [4.0, 5.5, 6.0]], [7.0, 8.0])
+    frozen_moved = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.5, 6.0]], [7.0, 8.0])
     assert frozen_weights_fingerprint(mask, frozen_moved) != frozen_weights_fingerprint(mask, model)
 
 
@@ -350,8 +350,8 @@ def test_load_saliency_mask_refuses_a_mask_of_another_model_of_the_same_shapes(t
     from hf_unlearn.saliency import frozen_weights_fingerprint, load_saliency_mask, save_saliency_mask
     from hf_unlearn.saliency.mask import FINGERPRINT_KEY
 
-    model = _linear([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])
-    other = _linear([[1.0, 2.5, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])  # one frozen weight differs
+    model = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])
+    other = _linear_with([[1.0, 2.5, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])  # one frozen weight differs
     mask = {"weight": torch.tensor([[1, 0, 0], [0, 0, 1]]), "bias": torch.tensor([0, 1])}
     path = tmp_path / "mask.safetensors"
     save_saliency_mask(mask, path, metadata={FINGERPRINT_KEY: frozen_weights_fingerprint(mask, model)})
