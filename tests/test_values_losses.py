@@ -261,12 +261,12 @@ def test_salun_random_label_loss_default_alpha_is_the_reference_codes_half():
     assert torch.allclose(retain_pred.grad, torch.tensor([1 / 3, -2 / 3, 0.0]))  # 0.5 * 2 d / 3
 
 
-def test_sequence_nll_names_exactly_the_rows_without_labelled_tokens():
+def test_sequence_nlls_name_exactly_the_rows_without_labelled_tokens():
     from hf_unlearn import logprobs
 
     logits = torch.zeros(3, 3, 4)
     # after the causal shift the scored labels are columns 1-2: row 0 has two, row 1 none, row 2 one
     labels = torch.tensor([[0, 1, 2], [0, -100, -100], [0, -100, 3]])
-    for nll in (sequence_nll, logprobs.sequence_nll):  # the trainers' and the evaluation's
+    for nll in (mean_sequence_nll, logprobs.per_sequence_nll):  # the trainers' and the evaluation's
         with pytest.raises(ValueError, match=r"sequence\(s\) \[1\] of the batch have no label"):
             nll(logits, labels)
