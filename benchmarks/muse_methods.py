@@ -3,9 +3,12 @@
 
 Runs `hf_unlearn.scripts.muse` (the logic of `examples/simnpo_muse.py`) once per method and seed, evaluates the
 target, the retain model and the second retain seed once, and writes `summary.json` and `summary.md` (mean ± std
-over seeds) in `--output_dir`:
+over seeds; each unlearned run with its seed, beta, learning rate and epochs) in `--output_dir`:
 
-    python benchmarks/muse_methods.py --output_dir muse_bench --preset default --methods simnpo npo --seeds 0 1 2
+    python benchmarks/muse_methods.py --output_dir muse_bench --preset default --methods simnpo npo --seeds 0 1 2 3 4
+
+Copy `summary.json` to `benchmarks/results/muse_methods.json` (with `--extra "--learning_rate 5e-4"`:
+`muse_methods_lr5e-4.json`) and run `python scripts/readme_tables.py` to refresh the README's table.
 """
 
 import argparse
@@ -70,8 +73,12 @@ def main(args):
             argv = ["--method", method, "--dataset", str(world.path), "--seed", str(seed), "--skip_reference_evals",
                     "--retain_results", str(out / "eval_retain.json"), "--output_dir", str(out / f"{method}_s{seed}"),
                     "--disable_tqdm", "true", *shlex.split(args.extra)]  # fmt: skip
-            rows[method].append(run(*run_args(argv))["unlearned"])
-    (out / "summary.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=2))
+            script_args, training_args = run_args(argv)
+            summary = run(script_args, training_args)["unlearned"]
+            hyper = {k: getattr(training_args, k) for k in ("beta", "learning_rate", "num_train_epochs")}
+            rows[method].append({**summary, "seed": seed, **hyper})
+    settings = {**vars(args), "world": world.path.name}
+    (out / "summary.json").write_text(json.dumps({"settings": settings, "rows": rows}, indent=2))
     lines = ["| model | n | " + " | ".join(c[0] for c in KEYS.values()) + " |", "|---" * (len(KEYS) + 2) + "|"]
     for name, summaries in rows.items():
         cells = [_cell([s[k] for s in summaries], scale, d) for k, (_, scale, d) in KEYS.items()]

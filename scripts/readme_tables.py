@@ -466,6 +466,9 @@ _ROBUSTNESS_NAMES = {
     "advunlearn": "AdvUnlearn",
     "fast_at_1step": "fast AT (1 sign step)",
     "advunlearn_screen": "AdvUnlearn + token screen",
+    "advunlearn_denoise": "AdvUnlearn, denoising-loss attack",
+    "advunlearn_mix": "AdvUnlearn + plain-prompt ESD",
+    "advunlearn_denoise_mix": "AdvUnlearn, denoising-loss attack + plain-prompt ESD",
 }
 
 
@@ -474,12 +477,20 @@ def render_advunlearn_robustness(data: dict) -> str:
     s, summary, ratios = data["settings"], data["summary"], data["median_ratio_to_esd"]
     seeds = " ".join(str(x) for x in s["seeds"])
     spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
-    variants = f"--variants {' '.join(s['variants'])} " if len(s["variants"]) < len(_ROBUSTNESS_NAMES) - 1 else ""
+    variants = f"--variants {' '.join(s['variants'])} "
+    reused = sorted({n for r in data["runs"] for n in s["variants"] if "reused_from" in r.get(n, {})})
+    reuse = (
+        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, an earlier run of the same "
+        "command with those variants: training and evaluation are deterministic per seed; ESD retrained beside the new "
+        f"variants{', and it reproduced the earlier metrics exactly' if all(r.get('esd_reproduced') for r in data['runs']) else ''})"
+        if reused
+        else "`"
+    )
     lines = [
         (
             f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} {variants}"
             f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
-            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json` (world `{s['world']}`, erasing "
+            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json{reuse} (world `{s['world']}`, erasing "
             f"{s['concept']!r}, {s['max_train_steps']} steps, "
             f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
             "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
@@ -604,7 +615,9 @@ def render_advunlearn_timing(data: dict) -> str:
         "advunlearn": f"AdvUnlearn ({data['attack_step']}-step attack)",
         "fast_at": f"fast AT, {data['attack_step']} sign steps",
         "fast_at_1step": "fast AT, 1 step",
+        "advunlearn_denoise_mix": f"AdvUnlearn, denoising-loss attack ({data['attack_step']} steps) + plain-prompt ESD",
     }
+    names = {k: v for k, v in names.items() if k in data["seconds_per_iteration"]}
     lines = [
         (
             f"`python benchmarks/bench_advunlearn.py --preset {data['preset']} --iterations {data['iterations']} "
@@ -620,6 +633,122 @@ def render_advunlearn_timing(data: dict) -> str:
     for key, label in names.items():
         t, r = data["seconds_per_iteration"][key], data["ratio_to_esd"][key]
         lines.append(f"| {label} | {t['mean']:.3f} ± {t['std']:.3f} | {r['mean']:.2f} ± {r['std']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+#: MUSE metric (summary key) -> (column, scale, decimals); ROUGE and ES x 100 as in MUSE's paper.
+_MUSE_COLUMNS = {
+    "forget_verbmem_ROUGE": ("VerbMem D_f", 100, 1),
+    "forget_knowmem_ROUGE": ("KnowMem D_f", 100, 1),
+    "retain_knowmem_ROUGE": ("KnowMem D_r", 100, 1),
+    "privleak": ("PrivLeak", 1, 1),
+    "extraction_strength": ("ES", 100, 1),
+    "mia_min_k": ("Min-K% AUC", 1, 3),
+}
+
+
+def _muse_command(settings: dict) -> str:
+    extra = f" --extra {json.dumps(settings['extra'])}" if settings["extra"] else ""
+    return (
+        f"python benchmarks/muse_methods.py --output_dir OUT --preset {settings['preset']} --methods "
+        f"{' '.join(settings['methods'])} --seeds {' '.join(map(str, settings['seeds']))}{extra}"
+    )
+
+
+def render_muse_methods(parts: list[dict]) -> str:
+    """The MUSE job table (`benchmarks/muse_methods.py` summary.json files, one per `--extra` setting): the reference
+    models of the first file, then every method row of every file, mean ± sample std over seeds."""
+    refs = {"target": "target", "retain": "retain", "retain_seed1": "retain, second seed"}
+    first = parts[0]
+    for part in parts[1:]:
+        if (
+            part["settings"]["world"] != first["settings"]["world"]
+            or part["rows"]["retain"] != first["rows"]["retain"]
+        ):
+            raise ValueError(
+                "the merged MUSE benchmarks were run on different worlds (or their retain models differ)."
+            )
+    s = first["settings"]
+    lines = [
+        f"World `{s['world']}` (preset `{s['preset']}`); mean ± std over seeds; ROUGE and ES x 100:",
+        "",
+        "\n\n".join(f"`{_muse_command(part['settings'])}`" for part in parts),
+        "",
+        "| model | n | " + " | ".join(c[0] for c in _MUSE_COLUMNS.values()) + " | VerbMem D_f per seed |",
+        "|---" * (len(_MUSE_COLUMNS) + 3) + "|",
+    ]
+
+    def row(label: str, runs: list[dict]) -> str:
+        cells = [_spread([r[k] * scale for r in runs], digits) for k, (_, scale, digits) in _MUSE_COLUMNS.items()]
+        per_seed = " / ".join(f"{r['forget_verbmem_ROUGE'] * 100:.1f}" for r in runs) if len(runs) > 1 else "-"
+        return f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {per_seed} |"
+
+    lines += [row(label, first["rows"][key]) for key, label in refs.items()]
+    for part in parts:
+        for method, runs in part["rows"].items():
+            if method in refs:
+                continue
+            lr = runs[0]["learning_rate"]
+            lines.append(row(f"{_METHOD_NAMES.get(method, method)} (β {runs[0]['beta']:g}, lr {lr:g})", runs))
+    return "\n".join(lines) + "\n"
+
+
+#: Rows of the digits tables (`hf_unlearn.vision` method names) and their README labels.
+_DIGITS_METHODS = {"Original": "Original (no unlearning)", "FT": "FT", "GA": "GA", "RL": "RL", "SalUn": "SalUn"}
+_DIGITS_METHODS["l1-sparse"] = "ℓ1-sparse"
+
+
+def _gap_cell(runs: list[dict], scenario: str, method: str) -> str:
+    gaps = [r["gap"] for r in runs if r["scenario"] == scenario and r["method"] == method]
+    return f"{statistics.mean(gaps):.2f} ± {statistics.stdev(gaps):.2f}" if len(gaps) > 1 else f"{gaps[0]:.2f}"
+
+
+def render_worstcase_digits(data: dict) -> str:
+    """A digits worst-case table (`benchmarks/worstcase_classification.py` results.json): average gap to Retrain per
+    method and forget set, mean ± sample std over seeds, computed from the per-run rows."""
+    cfg, sel = data["config"], data["config"]["selection"]
+    budget = sel["budget"] if cfg["unit"] == "example" else int(sel["budget"])
+    kinds = [k for k in _SET_TITLES if k in cfg["set_kinds"]]
+    unit = "class" if cfg["unit"] == "class" else ""
+    lines = [
+        (
+            f"`python benchmarks/worstcase_classification.py --output_dir OUT --unit {cfg['unit']} --budget {budget} "
+            f"--seeds {' '.join(map(str, cfg['seeds']))}` (average gap to Retrain over UA, RA, TA and MIA-Efficacy; "
+            f"mean ± std over {len(cfg['seeds'])} seeds):"
+        ),
+        "",
+        "| method | " + " | ".join(f"{_SET_TITLES[k]} {unit}".strip() for k in kinds) + " |",
+        "|---" * (len(kinds) + 1) + "|",
+    ]
+    for method, label in _DIGITS_METHODS.items():
+        lines.append(f"| {label} | " + " | ".join(_gap_cell(data["runs"], k, method) for k in kinds) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_salun_classification(data: dict) -> str:
+    """The digits SalUn table (`examples/salun_classification.py` results.json): average gap to Retrain per method,
+    class-wise and random forgetting, mean ± sample std over seeds, and the learning rates used."""
+    cfg, runs = data["config"], data["runs"]
+    scenarios = {"class": "class-wise", "random": f"random {cfg['forget_fraction']:.0%}"}
+    tune = " --tune" if cfg["tune"] else ""
+    lines = [
+        (
+            f"`python examples/salun_classification.py --output_dir OUT{tune} --seeds {' '.join(map(str, cfg['seeds']))} "
+            f"--train_fraction {cfg['train_fraction']:g}` ({cfg['dataset']}; average gap to Retrain, mean ± std over "
+            f"{len(cfg['seeds'])} seeds"
+            + (f"; learning rates tuned on seeds {', '.join(map(str, cfg['tune_seeds']))}" if cfg["tune"] else "")
+            + "):"
+        ),
+        "",
+        "| method | " + " | ".join(f"{t} (lr)" for t in scenarios.values()) + " |",
+        "|---" * (len(scenarios) + 1) + "|",
+    ]
+    for method, label in _DIGITS_METHODS.items():
+        cells = []
+        for scenario in scenarios:
+            lr = data["learning_rates"][scenario].get(method)
+            cells.append(_gap_cell(runs, scenario, method) + (f" ({lr:g})" if lr is not None else ""))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -641,8 +770,14 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
     "llm-speed": ("llm_speed.json", render_llm_speed),
     "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
+    "worstcase-prompts-default": ("worstcase_prompts_default.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
     "advunlearn-robustness-default": ("advunlearn_robustness_default.json", render_advunlearn_robustness),
+    "muse-methods": (("muse_methods.json", "muse_methods_lr5e-4.json"), render_muse_methods),
+    "worstcase-digits-example": ("worstcase/digits_example.json", render_worstcase_digits),
+    "worstcase-digits-class": ("worstcase/digits_class.json", render_worstcase_digits),
+    "worstcase-tofu-test": ("worstcase/tofu_test.json", render_worstcase_tofu),
+    "salun-classification": ("salun_classification.json", render_salun_classification),
 }
 
 
