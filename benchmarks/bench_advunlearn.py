@@ -13,7 +13,10 @@ trajectories and attacks). The pipeline is loaded with [`hf_unlearn.diffusion.lo
 - `fast_at`: the same number of sign-gradient steps (the reference code's `fast_at` keeps `--attack_step`);
 - `fast_at_1step`: one sign-gradient step (the paper's one-step fast AT);
 - `advunlearn_screen`: `advunlearn` + `--attack_candidates` random vocabulary-token starts screened by the attack loss
-  before each attack.
+  before each attack;
+- `advunlearn_denoise_mix`: the setting chosen for the shapes world: `advunlearn` with the inner attack on
+  UnlearnDiffAtk's denoising loss (`attack_loss="denoise"`) and the plain prompt's ESD loss beside the adversarial one
+  (`plain_prompt_weight=1`).
 
 Usage:
 
@@ -106,6 +109,12 @@ def variants(attack_step: int, attack_candidates: int = 16) -> dict[str, dict]:
             "attack_method": "pgd",
             "attack_steps": attack_step,
             "attack_candidates": attack_candidates,
+        },
+        "advunlearn_denoise_mix": {
+            "attack_method": "pgd",
+            "attack_steps": attack_step,
+            "attack_loss": "denoise",
+            "plain_prompt_weight": 1.0,
         },
     }
 

@@ -54,6 +54,8 @@ def parse_args(input_args=None):
         "warmup_iter": "AdvUnlearn's plain-ESD iterations before attacks start.",
         "attack_step": "AdvUnlearn's inner attack steps.",
         "attack_lr": "AdvUnlearn's inner attack learning rate.",
+        "attack_loss": "AdvUnlearn's inner attack objective: 'denoise' (chosen) or 'match' (reference code).",
+        "plain_prompt_weight": "AdvUnlearn's ESD weight on the plain prompt beside the adversarial one (0: reference).",
         "salun_steps": "SalUn steps.",
         "salun_lr": "SalUn's Adam learning rate.",
         "salun_alpha": "SalUn's retain-loss weight.",

@@ -76,7 +76,7 @@ _import_structure: dict[str, list[str]] = {
         "kl_divergence",
         "npo_loss",
         "sequence_log_probs",
-        "sequence_nll",
+        "mean_sequence_nll",
         "simnpo_loss",
     ],
     "vision": [
@@ -141,9 +141,9 @@ if TYPE_CHECKING:  # pragma: no cover
         UnlearnConfig,
         UnlearnTrainer,
         kl_divergence,
+        mean_sequence_nll,
         npo_loss,
         sequence_log_probs,
-        sequence_nll,
         simnpo_loss,
     )
     from .vision import ClassificationUnlearningConfig, run_classification_benchmark

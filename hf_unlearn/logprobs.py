@@ -12,7 +12,7 @@ Example:
     >>> logps, n = sequence_log_probs(logits, torch.tensor([[-100, 1, 2]]))
     >>> round(logps.item(), 4), n.item()  # 2 * log(1/4)
     (-2.7726, 2)
-    >>> nll, n = sequence_nll(logits, torch.tensor([[-100, 1, 2]]))
+    >>> nll, n = per_sequence_nll(logits, torch.tensor([[-100, 1, 2]]))
     >>> round(nll.item(), 4)  # log(4)
     1.3863
 """
@@ -27,7 +27,30 @@ if TYPE_CHECKING:  # torch is imported in the functions, so that importing the e
 
 IGNORE_INDEX = -100
 
-__all__ = ["IGNORE_INDEX", "sequence_log_probs", "sequence_nll", "token_log_probs"]
+__all__ = ["IGNORE_INDEX", "per_sequence_nll", "sequence_log_probs", "target_log_probs", "token_log_probs"]
+
+
+def target_log_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """`log p(targets[..., t])` under `logits[..., t, :]`, with no causal shift: the logits are already aligned with
+    the tokens they score (e.g. gathered at the scored positions only).
+
+    Args:
+        logits (`torch.Tensor`): Logits of shape `(..., vocab)`.
+        targets (`torch.Tensor`): Token ids of shape `logits.shape[:-1]`, each in `[0, vocab)`.
+
+    Returns:
+        `torch.Tensor`: The log-probabilities (float32, shape of `targets`).
+
+    Example:
+        >>> import torch
+        >>> round(target_log_probs(torch.tensor([[0.0, 0.0, 0.0, 0.0]]), torch.tensor([2])).item(), 4)  # log(1/4)
+        -1.3863
+    """
+    import torch
+
+    logits = logits.float()
+    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return picked - torch.logsumexp(logits, dim=-1)
 
 
 def token_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,18 +64,15 @@ def token_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.T
         `tuple[torch.Tensor, torch.Tensor]`: `log_probs` (float32, `(batch, seq - 1)`, `0` where not scored) and the
         boolean `mask` of scored positions (same shape).
     """
-    import torch
 
     if logits.ndim != 3 or labels.ndim != 2 or logits.shape[:2] != labels.shape:
         raise ValueError(
             f"expected logits (batch, seq, vocab) and labels (batch, seq) of the same length, got {tuple(logits.shape)} "
             f"and {tuple(labels.shape)}."
         )
-    logits = logits[:, :-1, :].float()
     labels = labels[:, 1:]
     mask = labels != IGNORE_INDEX
-    picked = logits.gather(-1, labels.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)
-    log_probs = picked - torch.logsumexp(logits, dim=-1)
+    log_probs = target_log_probs(logits[:, :-1, :], labels.masked_fill(~mask, 0))
     return log_probs.masked_fill(~mask, 0.0), mask
 
 
@@ -72,7 +92,7 @@ def sequence_log_probs(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torc
     return log_probs.sum(-1), mask.sum(-1)
 
 
-def sequence_nll(
+def per_sequence_nll(
     logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sequence negative log-likelihood of the labelled tokens (causal shift, `-100` ignored).

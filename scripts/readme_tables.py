@@ -466,6 +466,9 @@ _ROBUSTNESS_NAMES = {
     "advunlearn": "AdvUnlearn",
     "fast_at_1step": "fast AT (1 sign step)",
     "advunlearn_screen": "AdvUnlearn + token screen",
+    "advunlearn_denoise": "AdvUnlearn, denoising-loss attack",
+    "advunlearn_mix": "AdvUnlearn + plain-prompt ESD",
+    "advunlearn_denoise_mix": "AdvUnlearn, denoising-loss attack + plain-prompt ESD",
 }
 
 
@@ -474,12 +477,20 @@ def render_advunlearn_robustness(data: dict) -> str:
     s, summary, ratios = data["settings"], data["summary"], data["median_ratio_to_esd"]
     seeds = " ".join(str(x) for x in s["seeds"])
     spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
-    variants = f"--variants {' '.join(s['variants'])} " if len(s["variants"]) < len(_ROBUSTNESS_NAMES) - 1 else ""
+    variants = f"--variants {' '.join(s['variants'])} "
+    reused = sorted({n for r in data["runs"] for n in s["variants"] if "reused_from" in r.get(n, {})})
+    reuse = (
+        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, an earlier run of the same "
+        "command with those variants: training and evaluation are deterministic per seed; ESD retrained beside the new "
+        f"variants{', and it reproduced the earlier metrics exactly' if all(r.get('esd_reproduced') for r in data['runs']) else ''})"
+        if reused
+        else "`"
+    )
     lines = [
         (
             f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} {variants}"
             f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
-            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json` (world `{s['world']}`, erasing "
+            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json{reuse} (world `{s['world']}`, erasing "
             f"{s['concept']!r}, {s['max_train_steps']} steps, "
             f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
             "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
@@ -604,7 +615,9 @@ def render_advunlearn_timing(data: dict) -> str:
         "advunlearn": f"AdvUnlearn ({data['attack_step']}-step attack)",
         "fast_at": f"fast AT, {data['attack_step']} sign steps",
         "fast_at_1step": "fast AT, 1 step",
+        "advunlearn_denoise_mix": f"AdvUnlearn, denoising-loss attack ({data['attack_step']} steps) + plain-prompt ESD",
     }
+    names = {k: v for k, v in names.items() if k in data["seconds_per_iteration"]}
     lines = [
         (
             f"`python benchmarks/bench_advunlearn.py --preset {data['preset']} --iterations {data['iterations']} "
@@ -792,6 +805,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
     "llm-speed": ("llm_speed.json", render_llm_speed),
     "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),
+    "worstcase-prompts-default": ("worstcase_prompts_default.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
     "advunlearn-robustness-default": ("advunlearn_robustness_default.json", render_advunlearn_robustness),
     "muse-methods": (("muse_methods.json", "muse_methods_lr5e-4.json"), render_muse_methods),

@@ -533,6 +533,22 @@ def eval_hub_id_offline(tmp_path, request):
 
 
 @case(
+    "evaluator",
+    "a sequence to score with no labelled tokens (`score_sequences`)",
+    "drop the row (an empty or truncated answer), or raise `max_length`",
+)
+def eval_sequence_without_scored_tokens(tmp_path, request):
+    from hf_unlearn.eval.scoring import score_sequences
+
+    feats = [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5, 6], "labels": [-100, -100]}]
+    with (
+        untouched(tmp_path),
+        pytest.raises(ValueError, match=r"sequence\(s\) \[1\] have no labelled tokens.*max_length"),
+    ):
+        score_sequences(_model(), feats, pad_token_id=0)
+
+
+@case(
     "robustness",
     "`--relearn_steps` not strictly increasing (`0,10,5`, `0,5,5`)",
     "strictly increasing steps >= 0, e.g. `0,10,25,50`",
@@ -867,6 +883,55 @@ def advunlearn_concept_with_no_prompts(tmp_path, request):
 
 
 @case(
+    "AdvUnlearn",
+    "an unknown `attack_loss`, `attack_loss='denoise'` with `attack_candidates`, a negative `plain_prompt_weight`; "
+    "`erase_text_encoder` with no steps, a learning rate or clipping norm <= 0",
+    "`attack_loss` 'match' or 'denoise' (the token screen needs 'match'); a weight >= 0; steps >= 1, positive rates",
+)
+def advunlearn_bad_attack_settings(tmp_path, request):
+    from hf_unlearn.diffusion import AdvUnlearnConfig, erase_text_encoder
+
+    prompts = {"concept_prompts": ["a red circle"], "retain_prompts": ["a green circle"]}
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"attack_loss must be one of \('match', 'denoise'\), got 'pgd'"):
+            AdvUnlearnConfig(**prompts, attack_loss="pgd")
+        with pytest.raises(ValueError, match="attack_candidates screens starts by the 'match' attack loss"):
+            AdvUnlearnConfig(**prompts, attack_loss="denoise", attack_candidates=4)
+        with pytest.raises(ValueError, match=r"plain_prompt_weight must be >= 0, got -1.0"):
+            AdvUnlearnConfig(**prompts, plain_prompt_weight=-1.0)
+        config = AdvUnlearnConfig(**prompts)
+        for steps, lr, clip in ((0, 1e-3, 1.0), (5, 0.0, 1.0), (5, 1e-3, -1.0)):
+            with pytest.raises(ValueError, match=r"steps must be >= 1 and learning_rate, max_grad_norm > 0"):
+                erase_text_encoder(None, None, None, None, config, steps, lr, max_grad_norm=clip)
+
+
+@case(
+    "AdvUnlearn",
+    "`benchmarks/advunlearn_robustness.py --reuse` with a missing file, a JSON not written by it, or a run with other "
+    "settings",
+    "pass that benchmark's `--output_file` JSON of a run with the same settings (the error lists the ones that differ)",
+)
+def advunlearn_robustness_reuse_of_another_run(tmp_path, request):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"settings": {**vars(bench.parse_args([])), "learning_rate": 0.5}, "runs": []}))
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"--reuse '.*missing.json' is not a file: pass a JSON written by"):
+            bench.main(bench.parse_args(["--reuse", str(tmp_path / "missing.json")]))
+        with pytest.raises(ValueError, match=r"has no 'settings' and 'runs': not this benchmark's output JSON"):
+            bench.main(bench.parse_args(["--reuse", str(tmp_path / "list.json")]))
+        with pytest.raises(ValueError, match=r"other settings \(learning_rate: 0.5 there, 0.001 here\)"):
+            bench.main(bench.parse_args(["--reuse", str(other)]))
+
+
+@case(
     "SalUn (diffusion)",
     "a saliency mask computed for another UNet (`--mask_path`): same config but other weights, or another config",
     "recompute the mask on the UNet you train (omit `--mask_path`)",
@@ -1073,6 +1138,28 @@ def worstcase_prompts_bad_concept_or_budget(tmp_path, request):
             select_prompt_set(SimpleNamespace(n_units=18), WorstCaseConfig(budget=18))
         with pytest.raises(ValueError, match=r"budget \(prompts per set\)`=40 is not smaller than the 18 units"):
             run_worstcase_prompts(None, "red", budget=40)
+
+
+@case(
+    "diffusion scripts",
+    "`--resume_from_checkpoint` a folder not named `checkpoint-<step>`, a missing folder, or `latest` with none saved",
+    "a `checkpoint-<step>` folder of this run, or `latest` after a run with `--checkpointing_steps`",
+)
+def diffusion_resume_from_a_folder_that_is_no_checkpoint(tmp_path, request):
+    pytest.importorskip("diffusers")
+    script = _advunlearn_script()
+    out = tmp_path / "run"
+    (out / "my_weights").mkdir(parents=True)
+    (out / "my_weights" / "model.safetensors").write_bytes(b"weights a user keeps here")
+    for resume, match in (
+        (str(out / "my_weights"), r"'my_weights' is not a checkpoint folder: its name must be 'checkpoint-<step>'"),
+        (str(out / "checkpoint-5"), r"'.*checkpoint-5': no such checkpoint\. Pass a checkpoint-<step> folder"),
+        ("latest", r"'latest': no such checkpoint in .*run\. Pass a checkpoint-<step> folder"),
+    ):
+        args = ["--world_preset", "test", "--output_dir", str(out), "--resume_from_checkpoint", resume]
+        with untouched(tmp_path), pytest.raises(ValueError, match=match):
+            script.main(script.parse_args(args))  # refused before the world is loaded or anything is written
+        assert sorted(p.name for p in out.iterdir()) == ["my_weights"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -394,6 +394,159 @@ def test_erase_text_encoder_trains_a_copy_and_leaves_the_original_alone(shapes_w
     assert moved and all(n.startswith("encoder.layers.0.") for n in moved)  # only the chosen layer trained
 
 
+def test_erase_text_encoder_is_seeded_frozen_and_matches_a_hand_written_loop(shapes_world):
+    """The one eraser loop: Adam + clipping at `max_grad_norm`, seeded by `config.seed` whatever ran before it, and
+    the result frozen; a hand-written loop over `AdvUnlearn.compute_loss` with the same settings gives the same weights."""
+    from hf_unlearn.diffusion import erase_text_encoder
+
+    pipe = load_diffusion_components(shapes_world.pipeline_path)
+    config = AdvUnlearnConfig(
+        shapes_world.concept_prompts("red"),
+        shapes_world.retain_prompts("red"),
+        attack_method="pgd",
+        attack_steps=2,
+        attack_lr=1e-2,
+        warmup_steps=1,
+        ddim_steps=5,
+        trajectories_per_prompt=1,
+        train_batch_size=2,
+        retain_batch=2,
+        train_method="text_encoder_layer0",
+        seed=3,
+    )
+    args = (pipe.text_encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, 3, 5e-2)
+    torch.manual_seed(123)
+    first = erase_text_encoder(*args, max_grad_norm=0.01, progress=False)
+    torch.rand(7)  # another global RNG state: the run must not depend on it
+    second = erase_text_encoder(*args, max_grad_norm=0.01, progress=False)
+    assert all(not p.requires_grad for p in first.parameters())
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+    # the same three steps by hand, clipping the gradient to norm 0.01
+    encoder = copy.deepcopy(pipe.text_encoder)
+    set_trainable_layers(encoder, "text_encoder_layer0")
+    torch.manual_seed(3)
+    eraser = AdvUnlearn(encoder, pipe.unet, pipe.tokenizer, pipe.scheduler, config, copy.deepcopy(pipe.text_encoder))
+    params = [p for p in encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=5e-2)
+    encoder.train()
+    for step in range(3):
+        loss, _ = eraser.compute_loss(step)
+        optimizer.zero_grad()
+        loss.backward()
+        norm = torch.sqrt(sum((p.grad**2).sum() for p in params))
+        for p in params:
+            p.grad *= min(1.0, 0.01 / (float(norm) + 1e-6))
+        optimizer.step()
+    for (name, p), q in zip(encoder.named_parameters(), first.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=name)
+    unclipped = erase_text_encoder(*args, max_grad_norm=1e6, progress=False)
+    assert not all(torch.equal(p, q) for p, q in zip(first.parameters(), unclipped.parameters()))
+
+
+def test_trajectory_bank_final_samples_are_the_ends_of_that_prompts_trajectories(shapes_world):
+    from hf_unlearn.diffusion.sampling import TrajectoryBank, ddim_sample
+
+    pipe = load_diffusion_components(shapes_world.pipeline_path)
+    ids = tokenize_prompts(pipe.tokenizer, ["a red circle", "a blue square", ""])
+    with torch.no_grad():
+        embeds = pipe.text_encoder(ids).last_hidden_state
+    bank = TrajectoryBank(pipe.unet, pipe.scheduler, embeds[:2], embeds[2:], pipe.latent_shape, 3, 4, 2.5, seed=5)
+    # the ends, by an independent sampling run from the same noise
+    expected, _ = ddim_sample(
+        pipe.unet, pipe.scheduler, embeds[:2].repeat_interleave(3, 0), embeds[2:], pipe.latent_shape, 4, 2.5,
+        torch.Generator().manual_seed(5),
+    )  # fmt: skip
+    torch.testing.assert_close(bank.samples, expected)
+    g = torch.Generator().manual_seed(0)
+    prompts = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0])
+    picked = bank.final_samples(prompts, g)
+    offsets = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(0))
+    for row, (p, o) in enumerate(zip(prompts.tolist(), offsets.tolist())):
+        assert torch.equal(picked[row], expected[3 * p + o])
+
+
+def test_denoise_attack_loss_fits_the_frozen_models_samples_at_random_timesteps(shapes_world):
+    """`attack_loss="denoise"`: the inner attack's loss at its start equals UnlearnDiffAtk's v-prediction denoising
+    loss of the bank's concept samples, written out from alphas_cumprod, and its one Adam step descends it."""
+    pipe, _original, eraser = _erasure_setup(
+        shapes_world, warmup_steps=0, attack_loss="denoise", attack_steps=1, attack_lr=1e-3, retain_loss_weight=0.0
+    )
+    assert pipe.scheduler.config.prediction_type == "v_prediction"
+    bank_state, gen_state = eraser.concept_bank.generator.get_state(), eraser.generator.get_state()
+    _loss, logs = eraser.compute_loss(step=0)
+    # replay the draws: the batch, the random-token start, which trajectory, timesteps and noise
+    eraser.concept_bank.generator.set_state(bank_state)
+    _x, _t, idx = eraser.concept_bank.sample(4)
+    g = torch.Generator().manual_seed(0)
+    g.set_state(gen_state)
+    from hf_unlearn.diffusion.attacks import random_token_embeddings
+
+    init = random_token_embeddings(eraser.encoder, 1, g, eraser._exclude)
+    rows = idx * 2 + torch.randint(0, 2, (4,), generator=g)
+    x0 = eraser.concept_bank.samples[rows]
+    t = torch.randint(0, pipe.scheduler.config.num_train_timesteps, (4,), generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    a = pipe.scheduler.alphas_cumprod[t].view(-1, 1, 1, 1)
+    noisy, v = a.sqrt() * x0 + (1 - a).sqrt() * noise, a.sqrt() * noise - (1 - a).sqrt() * x0
+    adv = init.clone().requires_grad_(True)
+    cond = eraser.encoder(eraser.concept_ids[idx], adv, "prefix")
+    expected = ((pipe.unet(noisy, t, cond).sample - v) ** 2).mean()
+    assert logs["loss/attack"] == pytest.approx(expected.item(), rel=1e-4)
+    (grad,) = torch.autograd.grad(expected, [adv])
+    # Adam's first step moves each coordinate by lr against the gradient's sign
+    big = grad.abs() > 1e-6
+    torch.testing.assert_close(eraser.adv_embeds[big], (init - 1e-3 * grad.sign())[big], rtol=0, atol=1e-6)
+
+
+def test_plain_prompt_weight_adds_the_plain_prompts_esd_loss_after_warmup(shapes_world):
+    pipe, original, eraser = _erasure_setup(
+        shapes_world,
+        warmup_steps=1,
+        attack_steps=1,
+        plain_prompt_weight=0.5,
+        negative_guidance=2.0,
+        retain_loss_weight=0.0,
+    )
+    _loss, logs = eraser.compute_loss(step=0)  # warmup: ESD on the plain prompt only, no second term
+    assert set(logs) == {"loss", "loss/esd"}
+    state = eraser.concept_bank.generator.get_state()
+    loss, logs = eraser.compute_loss(step=1)
+    eraser.concept_bank.generator.set_state(state)
+    x, t, idx = eraser.concept_bank.sample(4)
+    ids = tokenize_prompts(pipe.tokenizer, [shapes_world.concept_prompts("red")[i] for i in idx.tolist()])
+    with torch.no_grad():
+        eps_c = pipe.unet(x, t, original(ids).last_hidden_state).sample
+        eps_u = pipe.unet(x, t, original(tokenize_prompts(pipe.tokenizer, [""] * 4)).last_hidden_state).sample
+        plain = pipe.unet(x, t, pipe.text_encoder(ids).last_hidden_state).sample
+    expected = ((plain - (eps_u - 2.0 * (eps_c - eps_u))) ** 2).mean().item()
+    assert logs["loss/esd_plain"] == pytest.approx(expected, rel=1e-4)
+    assert logs["loss"] == pytest.approx(logs["loss/esd"] + 0.5 * expected, rel=1e-5)
+    assert loss.item() == pytest.approx(logs["loss"])
+
+
+def test_comparison_text_encoder_config_maps_the_settings():
+    from hf_unlearn.diffusion.compare import ComparisonSettings, text_encoder_config
+
+    s = ComparisonSettings(attack_step=7, attack_lr=0.5, warmup_iter=3, retain_batch=2, ddim_steps=9)
+    esd = text_encoder_config(["a red circle"], ["a blue circle"], "esd", s, seed=4)
+    adv = text_encoder_config(["a red circle"], ["a blue circle"], "advunlearn", s, seed=4)
+    assert (esd.attack_method, adv.attack_method) == ("none", "pgd")
+    assert (adv.attack_loss, adv.plain_prompt_weight) == ("denoise", 1.0)  # the settings chosen for the tables
+    reference = text_encoder_config(
+        ["a red circle"],
+        ["a blue circle"],
+        "advunlearn",
+        ComparisonSettings(attack_loss="match", plain_prompt_weight=0.0),
+        0,
+    )
+    assert (reference.attack_loss, reference.plain_prompt_weight, reference.retain_loss_weight) == ("match", 0.0, 1.0)
+    assert (adv.attack_steps, adv.attack_lr, adv.warmup_steps, adv.retain_batch, adv.ddim_steps, adv.seed) == (
+        7, 0.5, 3, 2, 9, 4,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="method must be 'esd' or 'advunlearn', got 'salun'"):
+        text_encoder_config(["a red circle"], [], "salun", s, seed=0)
+
+
 def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_world):
     pipe, _original, eraser = _erasure_setup(shapes_world, attack_method="none", retain_loss_weight=0.0)
     probe = eraser.concept_bank.sample(64)
@@ -536,3 +689,48 @@ def test_world_tokenizer_is_the_same_in_every_process():
     vocab, ids = runs[0]
     assert all(len(x) == 3 for x in ids)  # <|startoftext|> word </w> <|endoftext|>
     assert [vocab["<|startoftext|>"], vocab["<|endoftext|>"]] == [0, 1]
+
+
+def _robustness_benchmark():
+    import importlib.util
+
+    from tests.launch import REPO
+
+    spec = importlib.util.spec_from_file_location(
+        "advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_robustness_benchmark_reuses_finished_rows_and_takes_time_ratios_within_their_run(shapes_world, tmp_path):
+    """`--reuse`: rows of a previous run with the same settings are copied (nothing is trained or evaluated when every
+    row is there), and each variant's time ratio is taken against the ESD trained in its own run."""
+    bench = _robustness_benchmark()
+    argv = ["--preset", "test", "--seeds", "0", "1", "--variants", "esd", "advunlearn"]
+    args = bench.parse_args(argv)
+    rows = {
+        0: ({"asr_discrete": 0.5, "asr_soft": 0.25, "train_seconds": 10.0}, {"asr_discrete": 0.2, "asr_soft": 0.2, "train_seconds": 30.0}),
+        1: ({"asr_discrete": 0.4, "asr_soft": 0.5, "train_seconds": 20.0}, {"asr_discrete": 0.4, "asr_soft": 0.1, "train_seconds": 20.0}),
+    }  # fmt: skip
+    common = {"concept_rate": 0.1, "retain_accuracy": 1.0, "retain_image_distance": 0.2}
+    previous = {
+        "settings": {**vars(args), "variants": ["esd", "advunlearn", "fast_at_1step"], "world": shapes_world.root.name},
+        "runs": [
+            {"seed": s, "original": {**common, "asr_discrete": 1.0, "asr_soft": 1.0}, "esd": {**common, **e},
+             "advunlearn": {**common, **a}}
+            for s, (e, a) in rows.items()
+        ],
+    }  # fmt: skip
+    path = tmp_path / "previous.json"
+    path.write_text(json.dumps(previous))
+    result = bench.main(bench.parse_args([*argv, "--reuse", str(path)]))
+    assert result["runs"][1]["advunlearn"]["asr_soft"] == 0.1 and result["runs"][0]["esd"]["train_seconds"] == 10.0
+    ratio = result["median_ratio_to_esd"]["advunlearn"]
+    assert ratio["asr_discrete"] == pytest.approx((0.2 / 0.5 + 0.4 / 0.4) / 2)
+    assert ratio["asr_soft"] == pytest.approx((0.2 / 0.25 + 0.1 / 0.5) / 2)
+    assert ratio["train_seconds"] == pytest.approx((30 / 10 + 20 / 20) / 2)
+    # other settings: refused before any work
+    with pytest.raises(ValueError, match=r"other settings \(max_train_steps: 200 there, 7 here\)"):
+        bench.main(bench.parse_args([*argv, "--max_train_steps", "7", "--reuse", str(path)]))

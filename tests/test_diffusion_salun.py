@@ -151,6 +151,15 @@ def test_one_step_loss_is_forget_toward_pseudo_plus_alpha_times_the_retain_loss(
 
 
 def test_training_pulls_forget_toward_pseudo_and_frozen_weights_stay_bit_identical_after_every_step(shapes_world):
+    """The claim holds for any draw of the world: the forget/pseudo gap is probed at 8 timesteps spread over the
+    schedule (fixed noise on the forget latents) and must fall at 7 or more of them (a sign test: 9/256 = 0.035 under
+    no effect) and on average. How far it falls depends on the UNet's draw, so no size is asserted: here (version-4
+    test world) the mean gap ends at 0.07x its start, 8 of 8 lower; in a side run of this loop on the transfer UNet and
+    on 4 UNets of two older builds (versions 2 and 3), at 0.004x-0.09x, always 8 of 8 lower, though Adam's first steps
+    can raise it at first.
+    Checked by breaking `SalUnDiffusion.compute_loss` locally: with no forget term (pseudo target = the forget
+    prediction itself) the mean gap ends at 3.4x, with the forget term's sign flipped at 3.9x, 0 of 8 lower both times.
+    """
     torch.manual_seed(0)
     components, salun = _salun(shapes_world)
     unet = components.unet
@@ -159,25 +168,33 @@ def test_training_pulls_forget_toward_pseudo_and_frozen_weights_stay_bit_identic
     frozen = {n: ~m for n, m in mask.items()}
     before = {n: p.detach().clone() for n, p in unet.named_parameters()}
     probe_gen = torch.Generator().manual_seed(123)
-    x = salun.forget_latents
-    noise = torch.randn(x.shape, generator=probe_gen)
-    t = torch.full((len(x),), 400)
-    x_t, _ = _noisy_by_hand(components.scheduler, x, noise, t)
+    x, idx = salun.forget_latents, salun.forget_index
+    probes = []
+    for t in torch.linspace(50, 950, 8).long():
+        noise = torch.randn(x.shape, generator=probe_gen)
+        timesteps = torch.full((len(x),), int(t))
+        probes.append((_noisy_by_hand(components.scheduler, x, noise, timesteps)[0], timesteps))
 
-    def gap():
+    def gaps() -> torch.Tensor:
         with torch.no_grad():
-            idx = salun.forget_index
-            return (
-                ((unet(x_t, t, salun.concept_embeds[idx]).sample - unet(x_t, t, salun.pseudo_embeds[idx]).sample) ** 2)
-                .mean()
-                .item()
+            return torch.stack(
+                [
+                    (
+                        (
+                            unet(x_t, t, salun.concept_embeds[idx]).sample
+                            - unet(x_t, t, salun.pseudo_embeds[idx]).sample
+                        )
+                        ** 2
+                    ).mean()
+                    for x_t, t in probes
+                ]
             )
 
-    start_gap = gap()
+    start = gaps()
     optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-3, weight_decay=0.1)  # decay would move frozen weights
     unet.train()
     with apply_saliency_mask(unet, mask, optimizer):
-        for step in range(12):
+        for step in range(16):
             loss, _ = salun.compute_loss(step)
             optimizer.zero_grad()
             loss.backward()
@@ -192,7 +209,10 @@ def test_training_pulls_forget_toward_pseudo_and_frozen_weights_stay_bit_identic
     unet.eval()
     moved = sum(int((p.detach() != before[n]).sum()) for n, p in unet.named_parameters())
     assert moved > 0.3 * sum(int(m.sum()) for m in mask.values())  # most salient weights moved
-    assert gap() < 0.7 * start_gap  # the forget prompts now predict like the pseudo prompts
+    end = gaps()
+    # the forget prompts now predict like the pseudo prompts: lower at (nearly) every timestep, and on average
+    assert int((end < start).sum()) >= 7, (start.tolist(), end.tolist())
+    assert end.mean() < start.mean(), (start.tolist(), end.tolist())
 
 
 def test_fingerprint_tells_two_unets_of_one_config_apart_and_survives_masked_training(shapes_world):

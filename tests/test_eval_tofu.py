@@ -17,10 +17,10 @@ from hf_unlearn.eval import (
     forget_quality,
     generate_greedy,
     model_utility,
+    per_sequence_nll,
     probability_with_options,
     rouge_l_recall,
     score_sequences,
-    sequence_nll,
     tofu_set_metrics,
     truth_ratio,
     truth_ratio_aggregate,
@@ -171,15 +171,15 @@ def test_sequence_nll_equals_hand_cross_entropy(tiny):
     ids = torch.tensor([[5, 9, 17, 33, 8, 2]])
     labels = torch.tensor([[-100, -100, 17, 33, 8, 2]])
     logits = model(input_ids=ids).logits
-    nll, n = sequence_nll(logits, labels)
+    nll, n = per_sequence_nll(logits, labels)
     logp = torch.log_softmax(logits[0].double(), dim=-1)
     hand = -sum(logp[t - 1, ids[0, t]] for t in range(2, 6)) / 4
     assert n.item() == 4
     assert nll.item() == pytest.approx(hand.item(), abs=1e-5)
-    total, _ = sequence_nll(logits, labels, reduction="sum")
+    total, _ = per_sequence_nll(logits, labels, reduction="sum")
     assert total.item() == pytest.approx(4 * hand.item(), abs=1e-4)
     with pytest.raises(ValueError, match="no labelled tokens"):
-        sequence_nll(logits, torch.full_like(labels, -100))
+        per_sequence_nll(logits, torch.full_like(labels, -100))
 
 
 def test_batched_scoring_equals_unbatched(tiny):
@@ -435,3 +435,45 @@ def test_world_object_and_max_items(tofu_world, world_eval):
     assert res["summary"]["forget_quality"] == pytest.approx(
         ks_2samp(res["per_item"]["forget"]["truth_ratio"], retain_tr).pvalue
     )
+
+
+def test_world_command_scores_both_models_with_one_tokenisation_and_the_evaluator_numbers(
+    tofu_world, tmp_path, monkeypatch
+):
+    """`hf-unlearn eval tofu --retain_model R --model M` gives exactly the numbers of `TofuEvaluator` called on R,
+    then on M against R, and tokenises the data once for both models."""
+    from hf_unlearn.cli import main
+    from hf_unlearn.eval.tofu import TofuEvaluator, mark_as_retain
+
+    calls = []
+    tokenize = TofuEvaluator._tokenize
+
+    def counting(self, ctx):
+        calls.append(ctx in self._tokenized)
+        return tokenize(self, ctx)
+
+    monkeypatch.setattr(TofuEvaluator, "_tokenize", counting)
+    settings = ["--max_new_tokens", "6", "--batch_size", "5", "--max_items", "4", "--forget_split", "forget05"]
+    out = tmp_path / "target.json"
+    args = ["eval", "tofu", "--model", "target", "--retain_model", "retain90", "--data", str(tofu_world.path)]
+    assert main([*args, *settings, "--output_file", str(out), "--no_progress"]) == 0
+    assert calls == [False, True]  # tokenised for the retain model, reused for the evaluated one
+    cli_target = json.loads(out.read_text())
+    cli_retain = json.loads((tmp_path / "target.retain.json").read_text())
+
+    evaluator = TofuEvaluator(
+        tofu_world.load_tokenizer(), tofu_world, forget_split="forget05", batch_size=5, max_new_tokens=6, max_items=4
+    )
+    retain = mark_as_retain(evaluator(tofu_world.load_model("retain90")))
+    target = evaluator(tofu_world.load_model("target"), retain_results=retain)
+    for cli, api in ((cli_retain, retain), (cli_target, target)):
+        assert cli["summary"].keys() == api["summary"].keys()
+        for key, value in api["summary"].items():
+            assert cli["summary"][key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+        for eval_set, items in api["per_item"].items():
+            if eval_set == "privacy":
+                continue
+            assert cli["per_item"][eval_set]["generation"] == items["generation"]
+            np.testing.assert_allclose(cli["per_item"][eval_set]["truth_ratio"], items["truth_ratio"], rtol=1e-12)
+    assert cli_retain["summary"]["forget_quality"] == 1.0  # the retain model against itself
+    assert cli_target["summary"]["forget_quality"] is not None  # against the retain model evaluated in the command

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hf_unlearn import kl_divergence, npo_loss, sequence_log_probs, sequence_nll, simnpo_loss
+from hf_unlearn import kl_divergence, mean_sequence_nll, npo_loss, sequence_log_probs, simnpo_loss
 
 
 def _logsig(x: float) -> float:
@@ -39,13 +39,13 @@ def test_sequence_nll_is_mean_of_per_sequence_means_and_matches_hf_when_lengths_
     logits = torch.randn(3, 5, 7)
     labels = torch.randint(0, 7, (3, 5))
     labels[:, :2] = -100  # every row: 3 scored tokens after the shift... positions 2, 3, 4
-    ours = sequence_nll(logits, labels)
+    ours = mean_sequence_nll(logits, labels)
     hf = F.cross_entropy(logits[:, :-1].reshape(-1, 7), labels[:, 1:].reshape(-1), ignore_index=-100)
     assert ours.item() == pytest.approx(hf.item(), abs=1e-6)
     # unequal lengths: each sequence weighs the same, whatever its length
     labels[0, 2:4] = -100
     logps, n = sequence_log_probs(logits, labels)
-    assert sequence_nll(logits, labels).item() == pytest.approx((-logps / n).mean().item(), abs=1e-6)
+    assert mean_sequence_nll(logits, labels).item() == pytest.approx((-logps / n).mean().item(), abs=1e-6)
 
 
 @pytest.mark.parametrize("beta", [0.1, 1.0, 2.5])
@@ -96,7 +96,7 @@ def test_zero_length_answers_raise_clear_errors():
         simnpo_loss(torch.tensor([-1.0, 0.0]), torch.tensor([2, 0]))
     logits = torch.zeros(1, 3, 4)
     with pytest.raises(ValueError, match="no label tokens"):
-        sequence_nll(logits, torch.tensor([[5, -100, -100]]))  # only the first position (never scored) labelled
+        mean_sequence_nll(logits, torch.tensor([[5, -100, -100]]))  # only the first position (never scored) labelled
 
 
 def test_bad_beta_and_reduction():

@@ -12,6 +12,7 @@ import torch
 pytest.importorskip("diffusers")
 
 from huggingface_hub import ModelCard
+from scipy.stats import fisher_exact
 from transformers import CLIPTextModel
 
 from tests.launch import accelerate_launch
@@ -105,8 +106,10 @@ def _red_rate(pipe, world, detector, n: int = 8) -> float:
 def test_trained_encoder_swapped_into_stable_diffusion_pipelines_erases_red(script, shapes_world, tmp_path):
     """The user's path: train with the script, `CLIPTextModel.from_pretrained` the result, pass it to
     `StableDiffusionPipeline.from_pretrained` (main and transfer pipelines, their own PNDM sampler) and generate: red
-    shows far less often than with the original encoder, on the same seeds (measured on the test world: main 1.0 ->
-    under 0.5; transfer, a UNet the encoder was never trained against, 1.0 -> 0.71)."""
+    shows less often than with the original encoder, on the same seeds. How much less depends on the world's draw
+    (version-3 test world: main 1.0 -> under 0.5, transfer, a UNet the encoder was never trained against, 1.0 -> 0.71;
+    version 4: 1.0 -> 0.0 and 1.0 -> 0.17), so the claim is a one-sided Fisher exact test on the 24 images of each
+    pipeline at p < 0.01 (with the original at 24 of 24, at most 17 of 24 erased images may show red)."""
     from diffusers import StableDiffusionPipeline
 
     out = tmp_path / "swap"
@@ -124,8 +127,11 @@ def test_trained_encoder_swapped_into_stable_diffusion_pipelines_erases_red(scri
             _red_rate(swapped, shapes_world, detector),
         )
     assert min(original for original, _ in rates.values()) >= 0.5, rates  # the world renders red before erasure
-    assert rates["pipeline"][1] <= rates["pipeline"][0] / 2, rates
-    assert rates["pipeline_transfer"][1] <= rates["pipeline_transfer"][0] - 0.15, rates  # plug-and-play, weaker
+    n = 3 * 8  # _red_rate: 8 images of each of the 3 red prompts
+    for name, (original, swapped) in rates.items():  # plug-and-play: the transfer pipeline too
+        red = [round(original * n), round(swapped * n)]
+        p = fisher_exact([[red[0], n - red[0]], [red[1], n - red[1]]], alternative="greater").pvalue
+        assert p < 0.01, (name, rates, p)
 
 
 def test_esd_baseline_flag_and_refuses_to_overwrite(script, shapes_world, tmp_path):

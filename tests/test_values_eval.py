@@ -19,10 +19,10 @@ from hf_unlearn.eval import (
     evaluate_tofu,
     forget_quality,
     model_utility,
+    per_sequence_nll,
     probability_with_options,
     rouge_l_recall,
     score_sequences,
-    sequence_nll,
     tofu_set_metrics,
     truth_ratio,
     truth_ratio_aggregate,
@@ -212,8 +212,8 @@ def test_scoring_sequence_nll_sum_and_mean_on_a_right_padded_batch():
     logp = torch.log_softmax(logits.double(), -1)
     row0 = [-logp[0, 0, 2].item(), -logp[0, 1, 1].item(), -logp[0, 2, 0].item()]
     row1 = [-logp[1, 0, 1].item()]
-    mean, n = sequence_nll(logits, labels)
-    total, _ = sequence_nll(logits, labels, reduction="sum")
+    mean, n = per_sequence_nll(logits, labels)
+    total, _ = per_sequence_nll(logits, labels, reduction="sum")
     assert n.tolist() == [3, 1]
     assert mean.tolist() == pytest.approx([sum(row0) / 3, row1[0]], rel=1e-5)
     assert total.tolist() == pytest.approx([sum(row0), row1[0]], rel=1e-5)

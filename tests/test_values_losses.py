@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hf_unlearn import npo_loss, sequence_log_probs, simnpo_loss
-from hf_unlearn.trainer.losses import kl_divergence, sequence_nll
+from hf_unlearn.trainer.losses import kl_divergence, mean_sequence_nll
 
 
 IGNORE = -100
@@ -85,7 +85,7 @@ def test_sequence_nll_is_the_mean_of_per_sequence_token_means(padded_batch):
     lps, counts = _hand_log_probs(logits, labels)
     expected = sum(-lp / c for lp, c in zip(lps, counts)) / 3
     token_mean = -sum(lps) / sum(counts)  # the usual HF loss, different here because lengths differ
-    value = sequence_nll(logits, labels).item()
+    value = mean_sequence_nll(logits, labels).item()
     assert value == pytest.approx(expected, rel=1e-5)
     assert abs(value - token_mean) > 1e-3
 
@@ -224,7 +224,7 @@ def test_kl_divergence_rejects_shape_mismatch_and_empty_rows():
 @pytest.mark.parametrize(
     ("fn", "name"),
     [
-        (lambda logits, labels: sequence_nll(logits, labels), "sequence_nll"),
+        (lambda logits, labels: mean_sequence_nll(logits, labels), "mean_sequence_nll"),
         (lambda logits, labels: simnpo_loss(*sequence_log_probs(logits, labels)), "simnpo_loss"),
         (lambda logits, labels: kl_divergence(logits, logits + 1, labels=labels), "kl_divergence"),
     ],
@@ -261,12 +261,12 @@ def test_salun_random_label_loss_default_alpha_is_the_reference_codes_half():
     assert torch.allclose(retain_pred.grad, torch.tensor([1 / 3, -2 / 3, 0.0]))  # 0.5 * 2 d / 3
 
 
-def test_sequence_nll_names_exactly_the_rows_without_labelled_tokens():
+def test_sequence_nlls_name_exactly_the_rows_without_labelled_tokens():
     from hf_unlearn import logprobs
 
     logits = torch.zeros(3, 3, 4)
     # after the causal shift the scored labels are columns 1-2: row 0 has two, row 1 none, row 2 one
     labels = torch.tensor([[0, 1, 2], [0, -100, -100], [0, -100, 3]])
-    for nll in (sequence_nll, logprobs.sequence_nll):  # the trainers' and the evaluation's
+    for nll in (mean_sequence_nll, logprobs.per_sequence_nll):  # the trainers' and the evaluation's
         with pytest.raises(ValueError, match=r"sequence\(s\) \[1\] of the batch have no label"):
             nll(logits, labels)

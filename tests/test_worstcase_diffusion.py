@@ -144,3 +144,28 @@ def test_selection_runs_and_round_trips_through_a_selection_file(tmp_path):
     assert load_prompt_selection(tmp_path, PROMPTS) == record["prompts"]  # a folder means its selection.json
     with pytest.raises(ValueError, match="other prompts"):
         load_prompt_selection(path, [PROMPTS[1], PROMPTS[0], PROMPTS[2]])
+
+
+def test_paired_summary_counts_seeds_where_the_worst_case_set_kept_more_of_the_concept():
+    from hf_unlearn.worstcase.diffusion import format_worstcase_prompts_markdown, paired_worstcase_summary
+
+    def run(seed, w, r, wa, ra):
+        return {"seed": seed, "jaccard_worst_lowest": 1.0, "results": {
+            "worst-case": {"set_concept_rate": w, "all_concept_rate": wa},
+            "random": {"set_concept_rate": r, "all_concept_rate": ra}}}  # fmt: skip
+
+    # seed 3: harder on the set (0.5 > 0.25), easier on all; seed 4: a tie on the set is not "harder"; seed 5: easier
+    runs = [run(3, 0.5, 0.25, 0.2, 0.3), run(4, 0.125, 0.125, 0.4, 0.1), run(5, 0.0, 0.75, 0.0, 0.5)]
+    line = paired_worstcase_summary({"runs": runs})
+    assert "seed 3 0.500 vs 0.250, seed 4 0.125 vs 0.125, seed 5 0.000 vs 0.750" in line
+    assert "in 1 of 3 seeds on its prompts and in 1 of 3 on all the concept's prompts" in line
+    rate = {"median": 0.5, "min": 0.0, "max": 1.0}
+    row = {"set_concept_rate": rate, "all_concept_rate": rate, "retain_accuracy": rate}
+    results = {
+        "settings": {"concept": "red", "budget": 4, "n_prompts": 18, "seeds": [3, 4, 5], "num_images": 12},
+        "summary": {"worst-case": row, "random": row, "lowest-loss": row, "original": row,
+                    "selection_seconds": rate, "esd_seconds": rate},
+        "runs": runs,
+        "mean_pairwise_jaccard_worst_case": 0.5,
+    }  # fmt: skip
+    assert line in format_worstcase_prompts_markdown(results).splitlines()

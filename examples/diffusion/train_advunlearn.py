@@ -26,18 +26,15 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import logging
 import os
 import shutil
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
 from tqdm.auto import tqdm
+
+from hf_unlearn.diffusion import training_utils
 
 
 logger = get_logger(__name__)
@@ -111,18 +108,7 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     # Model and concept
-    parser.add_argument(
-        "--pretrained_model_name_or_path",
-        type=str,
-        default=None,
-        help="Hub id or local folder of a Stable Diffusion 1.x-family pipeline (CLIP text encoder). Default: the "
-        "offline shapes world of hf_unlearn (built and cached on first use).",
-    )
-    parser.add_argument("--revision", type=str, default=None, help="Revision of the pretrained pipeline.")
-    parser.add_argument("--variant", type=str, default=None, help="Weight variant of the pipeline (e.g. fp16).")
-    parser.add_argument(
-        "--world_preset", type=str, default="default", choices=["test", "default"], help="Shapes-world size."
-    )
+    training_utils.add_model_arguments(parser)  # the pipeline (default: the offline shapes world), revision, variant
     parser.add_argument(
         "--concept", type=str, default=None, help="The concept to erase (e.g. 'nudity'; shapes world: 'red')."
     )
@@ -181,6 +167,20 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         help="Random vocabulary-token starts screened by the attack loss before each attack (0: reference code).",
     )
     parser.add_argument(
+        "--attack_loss",
+        type=str,
+        default="match",
+        choices=["match", "denoise"],
+        help="Inner attack objective: 'match' (reference code: reproduce the frozen model's prediction on the training "
+        "states) or 'denoise' (UnlearnDiffAtk's denoising loss of the frozen model's own concept samples).",
+    )
+    parser.add_argument(
+        "--plain_prompt_weight",
+        type=float,
+        default=0.0,
+        help="After warmup, also train ESD on the plain concept prompt with this weight (0: reference code).",
+    )
+    parser.add_argument(
         "--adv_prompt_update_step", type=int, default=1, help="Re-run the attack every this many iterations."
     )
     parser.add_argument("--warmup_iter", type=int, default=200, help="Plain-ESD iterations before attacks start.")
@@ -191,44 +191,11 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="Seed of everything.")
     parser.add_argument("--train_batch_size", type=int, default=1, help="Concept states per iteration.")
     parser.add_argument("--max_train_steps", type=int, default=1000, help="Optimizer steps (AdvUnlearn: 1000).")
-    parser.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Accumulation steps.")
     parser.add_argument("--learning_rate", type=float, default=1e-5, help="Adam learning rate (AdvUnlearn: 1e-5).")
-    parser.add_argument("--lr_scheduler", type=str, default="constant", help="diffusers/transformers scheduler name.")
-    parser.add_argument("--lr_warmup_steps", type=int, default=0, help="Scheduler warmup steps.")
-    parser.add_argument("--adam_beta1", type=float, default=0.9, help="Adam beta1.")
-    parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2.")
     parser.add_argument("--adam_weight_decay", type=float, default=0.0, help="Adam weight decay.")
-    parser.add_argument("--adam_epsilon", type=float, default=1e-8, help="Adam epsilon.")
-    parser.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm.")
-    parser.add_argument(
-        "--mixed_precision",
-        type=str,
-        default=None,
-        choices=["no", "fp16", "bf16"],
-        help="Precision of the frozen UNet/encoder copies (the trained encoder stays fp32). Default: accelerate's.",
-    )
-    parser.add_argument(
-        "--report_to",
-        type=str,
-        default="none",
-        help="Trackers: 'tensorboard', 'wandb', 'comet_ml', 'all' or 'none'.",
-    )
-    parser.add_argument("--logging_dir", type=str, default="logs", help="Tracker folder (inside output_dir).")
-    parser.add_argument("--checkpointing_steps", type=int, default=200, help="Save a resumable state every N steps.")
-    parser.add_argument(
-        "--checkpoints_total_limit", type=int, default=None, help="Keep at most this many checkpoints."
-    )
-    parser.add_argument(
-        "--resume_from_checkpoint",
-        type=str,
-        default=None,
-        help="A checkpoint folder from --checkpointing_steps, or 'latest'.",
-    )
-    parser.add_argument(
-        "--validation_prompts", type=str, nargs="*", default=None, help="Prompts of the validation image grids."
-    )
-    parser.add_argument("--validation_steps", type=int, default=100, help="Log a validation grid every N steps.")
-    parser.add_argument("--num_validation_images", type=int, default=4, help="Validation images per prompt.")
+    # Mixed precision, accumulation, schedule, Adam, clipping, trackers, checkpoints, validation grids and the
+    # evaluation attacks: the options both diffusion scripts share
+    training_utils.add_training_arguments(parser, trained="trained encoder")
     # Evaluation (shapes world: concept detector available)
     parser.add_argument(
         "--eval_num_images",
@@ -236,8 +203,6 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         default=32,
         help="Shapes world: images per prompt of the final evaluation (0 skips it). Needs the world's detector.",
     )
-    parser.add_argument("--eval_attack_steps", type=int, default=40, help="Steps of the evaluation attacks.")
-    parser.add_argument("--eval_attack_tokens", type=int, default=1, help="Tokens of the evaluation attacks.")
     parser.add_argument(
         "--compare_text_encoders",
         type=str,
@@ -251,24 +216,9 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         help="Shapes world: skip the evaluation on the second pipeline (plug-and-play transfer).",
     )
     # Hub
-    parser.add_argument("--push_to_hub", action="store_true", help="Push output_dir (encoder + card) to the Hub.")
-    parser.add_argument("--hub_token", type=str, default=None, help="Hub token (default: HF_TOKEN / hf auth login).")
-    parser.add_argument("--hub_model_id", type=str, default=None, help="Repo id (default: output_dir's name).")
-    parser.add_argument("--hub_private", action="store_true", help="Create the Hub repo as private.")
+    training_utils.add_hub_arguments(parser, "encoder + card")
 
-    args = parser.parse_args(input_args)
-    env_local_rank = int(os.environ.get("LOCAL_RANK", "-1"))
-    if env_local_rank != -1:
-        args.local_rank = env_local_rank
-    if args.report_to == "wandb" and args.hub_token is not None:
-        raise ValueError(
-            "You cannot use both --report_to=wandb and --hub_token due to a security risk of exposing your token. "
-            "Please use `hf auth login` to authenticate with the Hub."
-        )
-    if args.max_train_steps < 1:
-        raise ValueError(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
-    if args.learning_rate <= 0:
-        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}.")
+    args = training_utils.check_training_args(parser.parse_args(input_args))
     for spec in args.compare_text_encoders:
         if "=" not in spec:
             raise ValueError(f"--compare_text_encoders entries look like NAME=PATH, got {spec!r}.")
@@ -287,17 +237,13 @@ def _default_prompts(args: argparse.Namespace, world) -> tuple[str, list[str], l
         concept = concept or args.concept_prompts[0]
         concept_prompts = args.concept_prompts or [concept]
         retain = [f"a photo of a {obj}" for obj in COCO_RETAIN_OBJECTS]
-    if args.retain_prompts is not None:
-        retain = list(args.retain_prompts)
-    if args.retain_prompts_file:
-        retain = [line.strip() for line in Path(args.retain_prompts_file).read_text().splitlines() if line.strip()]
-    return concept, list(concept_prompts), retain
+    return concept, list(concept_prompts), training_utils.read_retain_prompts(args, retain)
 
 
 @torch.no_grad()
 def log_validation(encoder, components, prompts, args, accelerator, step, weight_dtype):
     """Samples `num_validation_images` per validation prompt with the current encoder; saves and logs a grid."""
-    from hf_unlearn.diffusion import ddim_sample, decode_to_images, save_comparison_grid
+    from hf_unlearn.diffusion import ddim_sample, decode_to_images
     from hf_unlearn.diffusion.text_encoding import tokenize_prompts
 
     logger.info(f"Running validation at step {step}: {prompts}")
@@ -318,16 +264,7 @@ def log_validation(encoder, components, prompts, args, accelerator, step, weight
             generator,
         )
         rows[prompt] = decode_to_images(x, components.vae)
-    path = save_comparison_grid(rows, Path(args.output_dir) / "validation" / f"step-{step}.png", title=f"step {step}")
-    for tracker in accelerator.trackers:
-        images = np.concatenate(list(rows.values()))
-        if tracker.name == "tensorboard":
-            tracker.writer.add_images("validation", images, step, dataformats="NHWC")
-        elif tracker.name == "wandb":
-            import wandb
-
-            tracker.log({"validation": [wandb.Image(str(path), caption=f"step {step}")]}, step=step)
-    return path
+    return training_utils.log_validation_grid(accelerator, rows, args.output_dir, step)
 
 
 def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, str, list[str]]:
@@ -377,8 +314,6 @@ def evaluate_shapes(world, concept, encoders: dict, args) -> tuple[dict, Path, s
 
 
 def main(args: argparse.Namespace) -> dict:
-    from diffusers.optimization import get_scheduler
-
     from hf_unlearn.diffusion import (
         AdvUnlearn,
         AdvUnlearnConfig,
@@ -389,27 +324,13 @@ def main(args: argparse.Namespace) -> dict:
         load_diffusion_components,
         set_trainable_layers,
     )
-    from hf_unlearn.hub import push_to_hub, resolve_token, save_model_card
+    from hf_unlearn.hub import save_model_card
 
-    output_dir = Path(args.output_dir)
     # Fail fast, before any training or writing: the Hub token, the output folder.
-    if args.push_to_hub:
-        resolve_token(args.hub_token)
-    if (output_dir / "text_encoder").exists() and not args.resume_from_checkpoint:
-        raise ValueError(
-            f"{output_dir / 'text_encoder'} already exists: choose a new --output_dir or pass "
-            "--resume_from_checkpoint (nothing was overwritten)."
-        )
+    output_dir = training_utils.check_run_outputs(args, "text_encoder")
 
     # Model (the shapes world by default) and prompts: all checks before anything is written.
-    world = None
-    if args.pretrained_model_name_or_path is None:
-        from hf_unlearn.synthetic.shapes import load_shapes_world
-
-        world = load_shapes_world(args.world_preset)
-        model_path = str(world.pipeline_path)
-    else:
-        model_path = args.pretrained_model_name_or_path
+    world, model_path = training_utils.load_world_or_model(args)
     components = load_diffusion_components(model_path, revision=args.revision, variant=args.variant)
     check_clip_text_encoder(components.text_encoder)
     for spec in args.compare_text_encoders:  # checked now, not after training
@@ -438,6 +359,8 @@ def main(args: argparse.Namespace) -> dict:
         attack_type=args.attack_type,
         attack_init=args.attack_init,
         attack_candidates=args.attack_candidates,
+        attack_loss=args.attack_loss,
+        plain_prompt_weight=args.plain_prompt_weight,
         adv_prompt_update_step=args.adv_prompt_update_step,
         warmup_steps=args.warmup_iter,
         retain_loss_weight=args.retain_loss_w,
@@ -448,22 +371,8 @@ def main(args: argparse.Namespace) -> dict:
         seed=args.seed,
     )
 
-    # Without CUDA, a multi-process launch (`accelerate launch --multi_gpu --num_processes 2`, torchrun) needs the CPU
-    # (gloo) backend asked for explicitly, or every process would run alone as rank 0.
-    distributed_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    accelerator = Accelerator(
-        cpu=distributed_cpu,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=output_dir / args.logging_dir),
-    )
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    set_seed(args.seed)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-
-    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    accelerator = training_utils.create_accelerator(args)
+    weight_dtype = training_utils.weight_dtype(accelerator)
     text_encoder = components.text_encoder
     original = copy.deepcopy(text_encoder).requires_grad_(False).eval().to(accelerator.device, weight_dtype)
     components.unet.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
@@ -472,19 +381,7 @@ def main(args: argparse.Namespace) -> dict:
     logger.info(f"Training {len(trainable)} text-encoder tensors ({args.train_method}).")
     encoder = SoftPromptTextEncoder(text_encoder).train()
     params = [p for p in encoder.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(
-        params,
-        lr=args.learning_rate,
-        betas=(args.adam_beta1, args.adam_beta2),
-        weight_decay=args.adam_weight_decay,
-        eps=args.adam_epsilon,
-    )
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler,
-        optimizer=optimizer,
-        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
-        num_training_steps=args.max_train_steps * accelerator.num_processes,
-    )
+    optimizer, lr_scheduler = training_utils.create_optimizer_and_scheduler(params, args, accelerator.num_processes)
     encoder, optimizer, lr_scheduler = accelerator.prepare(encoder, optimizer, lr_scheduler)
     eraser = AdvUnlearn(
         encoder,
@@ -501,64 +398,18 @@ def main(args: argparse.Namespace) -> dict:
         tracker_config = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers("advunlearn", config=tracker_config)
 
-    global_step = 0
-    if args.resume_from_checkpoint:
-        if args.resume_from_checkpoint == "latest":
-            found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-            path = found[-1] if found else None
-        else:
-            path = Path(args.resume_from_checkpoint)
-        if path is None or not path.is_dir():
-            raise ValueError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r}: no such checkpoint.")
-        accelerator.print(f"Resuming from {path}")
-        accelerator.load_state(str(path))
-        global_step = int(path.name.split("-")[1])
+    global_step = training_utils.resume_from_checkpoint(accelerator, output_dir, args.resume_from_checkpoint)
 
     validation_prompts = args.validation_prompts or (concept_prompts[:2] + retain_prompts[:2])
     logger.info(f"***** Running {args.method} on '{concept}' for {args.max_train_steps} steps *****")
-    progress = tqdm(
-        range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
+
+    def validate(step: int):
+        unwrapped = accelerator.unwrap_model(encoder)
+        return log_validation(unwrapped, components, validation_prompts, args, accelerator, step, weight_dtype)
+
+    global_step, history, train_seconds = training_utils.train_loop(
+        accelerator, encoder, eraser.compute_loss, params, optimizer, lr_scheduler, args, global_step, validate
     )
-    start = time.time()
-    history = []
-    while global_step < args.max_train_steps:
-        with accelerator.accumulate(encoder):
-            with accelerator.autocast():
-                loss, logs = eraser.compute_loss(global_step)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(params, args.max_grad_norm)
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad()
-        if accelerator.sync_gradients:
-            global_step += 1
-            progress.update(1)
-            logs["lr"] = lr_scheduler.get_last_lr()[0]
-            progress.set_postfix({k: round(v, 5) for k, v in logs.items() if k.startswith("loss")})
-            accelerator.log(logs, step=global_step)
-            history.append({"step": global_step, **logs})
-            if (
-                accelerator.is_main_process
-                and args.checkpointing_steps
-                and global_step % args.checkpointing_steps == 0
-            ):
-                if args.checkpoints_total_limit is not None:
-                    existing = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-                    for old in existing[: max(0, len(existing) - args.checkpoints_total_limit + 1)]:
-                        shutil.rmtree(old)
-                accelerator.save_state(str(output_dir / f"checkpoint-{global_step}"))
-            if accelerator.is_main_process and args.validation_steps and global_step % args.validation_steps == 0:
-                log_validation(
-                    accelerator.unwrap_model(encoder),
-                    components,
-                    validation_prompts,
-                    args,
-                    accelerator,
-                    global_step,
-                    weight_dtype,
-                )
-    train_seconds = time.time() - start
     accelerator.wait_for_everyone()
 
     results = {}
@@ -572,17 +423,16 @@ def main(args: argparse.Namespace) -> dict:
         if final.exists():
             shutil.rmtree(final)  # only when resuming the same run
         os.replace(tmp, final)
-        run_info = {
-            "method": args.method,
-            "concept": concept,
-            "base_model": model_path if world is None else world.world_id,
-            "world": None if world is None else {"world_id": world.world_id, "config_hash": world.config_hash},
-            "config": config.to_dict(),
-            "num_processes": accelerator.num_processes,
-            "train_seconds": round(train_seconds, 1),
-            "seconds_per_step": round(train_seconds / max(1, len(history)), 4),
-            "final_logs": history[-1] if history else {},
-        }
+        run_info = training_utils.run_info(
+            args.method,
+            concept,
+            model_path,
+            world,
+            config.to_dict(),
+            accelerator.num_processes,
+            train_seconds,
+            history,
+        )
         (output_dir / "advunlearn_config.json").write_text(json.dumps(run_info, indent=2))
         sample_grid, table, warnings = None, None, []
         if world is not None and args.eval_num_images > 0:
@@ -595,58 +445,23 @@ def main(args: argparse.Namespace) -> dict:
             encoders[args.method] = CLIPTextModel.from_pretrained(final)
             results, grid, table, warnings = evaluate_shapes(world, concept, encoders, args)
             results["train_seconds"] = run_info["train_seconds"]
-            (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2))
-            notes = "".join(f"\n- Uninformative: {w}." for w in warnings)
-            (output_dir / "eval_results.md").write_text(table + "\n" + notes + ("\n" if notes else ""))
+            training_utils.write_eval_results(output_dir, results, table, warnings)
             sample_grid = grid.name
         else:
-            log_validation(
-                accelerator.unwrap_model(encoder),
-                components,
-                validation_prompts,
-                args,
-                accelerator,
-                global_step,
-                weight_dtype,
-            )
+            validate(global_step)
         repo_id = args.hub_model_id or output_dir.name
         # standard Hub metadata: the base model is the Hub id trained from, or the world's recorded id (the world's
         # folder hash and preset are in the card's text too)
-        card_data = {
-            "library_name": "transformers",
-            "pipeline_tag": "text-to-image",
-            "tags": [
-                "hf_unlearn",
-                "unlearning",
-                "advunlearn" if args.method == "advunlearn" else "esd",
-                "concept-erasure",
-                "clip-text-encoder",
-                "stable-diffusion",
-                "stable-diffusion-diffusers",
-            ],
-        }
-        if world is not None:
-            card_data["base_model"] = world.world_id
-            card_data["datasets"] = [world.world_id]
-        elif not os.path.isdir(model_path):
-            card_data["base_model"] = model_path
-        if results:
-            from huggingface_hub import EvalResult
-
-            main_result = results["pipeline"][args.method]
-            card_data["model_name"] = f"{args.method}-{concept}"
-            card_data["eval_results"] = [
-                EvalResult(
-                    task_type="text-to-image",
-                    task_name=f"Concept erasure ({concept})",
-                    dataset_type="shapes-world",
-                    dataset_name=world.world_id,
-                    metric_type=key,
-                    metric_name=key,
-                    metric_value=float(main_result[key]),
-                )
-                for key in ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
-            ]
+        tags = ["hf_unlearn", "unlearning", "advunlearn" if args.method == "advunlearn" else "esd", "concept-erasure"]
+        card_data = training_utils.card_metadata(
+            "transformers",
+            [*tags, "clip-text-encoder", "stable-diffusion", "stable-diffusion-diffusers"],
+            model_path,
+            world,
+            results["pipeline"][args.method] if results else None,
+            model_name=f"{args.method}-{concept}",
+            concept=concept,
+        )
         save_model_card(
             output_dir,
             "advunlearn_text_encoder",
@@ -680,14 +495,7 @@ def main(args: argparse.Namespace) -> dict:
             sample_grid=sample_grid,
         )
         if args.push_to_hub:
-            url = push_to_hub(
-                output_dir,
-                repo_id,
-                token=args.hub_token,
-                private=args.hub_private,
-                commit_message="End of training",
-                ignore_patterns=["checkpoint-*", "checkpoint-*/**", "logs/**", "validation/**", "*.tmp/**"],
-            )
+            url = training_utils.push_output_dir(args, output_dir, repo_id, extra_ignore=["*.tmp/**"])
             logger.info(f"Pushed to {url}")
     accelerator.wait_for_everyone()  # then leave the process group together (end_training destroys it)
     accelerator.end_training()

@@ -27,18 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
-import shutil
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from accelerate import Accelerator
 from accelerate.logging import get_logger
-from accelerate.utils import ProjectConfiguration, set_seed
-from tqdm.auto import tqdm
+
+from hf_unlearn.diffusion import training_utils
 
 
 logger = get_logger(__name__)
@@ -52,18 +46,7 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     # Model and concept
-    parser.add_argument(
-        "--pretrained_model_name_or_path",
-        type=str,
-        default=None,
-        help="Hub id or local folder of a Stable Diffusion 1.x-family pipeline. Default: the offline shapes world of "
-        "hf_unlearn (built and cached on first use).",
-    )
-    parser.add_argument("--revision", type=str, default=None, help="Revision of the pretrained pipeline.")
-    parser.add_argument("--variant", type=str, default=None, help="Weight variant of the pipeline (e.g. fp16).")
-    parser.add_argument(
-        "--world_preset", type=str, default="default", choices=["test", "default"], help="Shapes-world size."
-    )
+    training_utils.add_model_arguments(parser)  # the pipeline (default: the offline shapes world), revision, variant
     parser.add_argument(
         "--concept",
         type=str,
@@ -132,43 +115,16 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train_batch_size", type=int, default=8, help="Forget images per step (reference: 8).")
     parser.add_argument("--retain_batch_size", type=int, default=8, help="Retain images per step.")
     parser.add_argument("--max_train_steps", type=int, default=1000, help="Optimizer steps.")
-    parser.add_argument("--gradient_accumulation_steps", type=int, default=1, help="Accumulation steps.")
     parser.add_argument("--learning_rate", type=float, default=1e-5, help="Adam learning rate (SalUn SD: 1e-5).")
-    parser.add_argument("--lr_scheduler", type=str, default="constant", help="diffusers/transformers scheduler name.")
-    parser.add_argument("--lr_warmup_steps", type=int, default=0, help="Scheduler warmup steps.")
-    parser.add_argument("--adam_beta1", type=float, default=0.9, help="Adam beta1.")
-    parser.add_argument("--adam_beta2", type=float, default=0.999, help="Adam beta2.")
     parser.add_argument(
         "--adam_weight_decay",
         type=float,
         default=0.0,
         help="Adam weight decay (non-salient weights stay fixed anyway: the mask is a hard constraint).",
     )
-    parser.add_argument("--adam_epsilon", type=float, default=1e-8, help="Adam epsilon.")
-    parser.add_argument("--max_grad_norm", type=float, default=1.0, help="Gradient clipping norm (of masked grads).")
-    parser.add_argument(
-        "--mixed_precision",
-        type=str,
-        default=None,
-        choices=["no", "fp16", "bf16"],
-        help="Precision of the frozen text encoder / VAE (the trained UNet stays fp32). Default: accelerate's.",
-    )
-    parser.add_argument(
-        "--report_to", type=str, default="none", help="Trackers: 'tensorboard', 'wandb', 'comet_ml', 'all' or 'none'."
-    )
-    parser.add_argument("--logging_dir", type=str, default="logs", help="Tracker folder (inside output_dir).")
-    parser.add_argument("--checkpointing_steps", type=int, default=200, help="Save a resumable state every N steps.")
-    parser.add_argument(
-        "--checkpoints_total_limit", type=int, default=None, help="Keep at most this many checkpoints."
-    )
-    parser.add_argument(
-        "--resume_from_checkpoint", type=str, default=None, help="A checkpoint folder of this run, or 'latest'."
-    )
-    parser.add_argument(
-        "--validation_prompts", type=str, nargs="*", default=None, help="Prompts of the validation image grids."
-    )
-    parser.add_argument("--validation_steps", type=int, default=100, help="Save a validation grid every N steps.")
-    parser.add_argument("--num_validation_images", type=int, default=4, help="Validation images per prompt.")
+    # Mixed precision, accumulation, schedule, Adam, clipping (of the masked gradients), trackers, checkpoints,
+    # validation grids and the evaluation attacks: the options both diffusion scripts share
+    training_utils.add_training_arguments(parser, trained="trained UNet")
     # Evaluation (shapes world: concept detector available)
     parser.add_argument(
         "--eval_num_images",
@@ -178,27 +134,10 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
         "skips it). The same evaluation as train_advunlearn.py (concept rate, ASR under a discrete and a soft "
         "attack, retain accuracy).",
     )
-    parser.add_argument("--eval_attack_steps", type=int, default=40, help="Steps of the evaluation attacks.")
-    parser.add_argument("--eval_attack_tokens", type=int, default=1, help="Tokens of the evaluation attacks.")
     # Hub
-    parser.add_argument("--push_to_hub", action="store_true", help="Push output_dir (pipeline + card) to the Hub.")
-    parser.add_argument("--hub_token", type=str, default=None, help="Hub token (default: HF_TOKEN / hf auth login).")
-    parser.add_argument("--hub_model_id", type=str, default=None, help="Repo id (default: output_dir's name).")
-    parser.add_argument("--hub_private", action="store_true", help="Create the Hub repo as private.")
+    training_utils.add_hub_arguments(parser, "pipeline + card")
 
-    args = parser.parse_args(input_args)
-    env_local_rank = int(os.environ.get("LOCAL_RANK", "-1"))
-    if env_local_rank != -1:
-        args.local_rank = env_local_rank
-    if args.report_to == "wandb" and args.hub_token is not None:
-        raise ValueError(
-            "You cannot use both --report_to=wandb and --hub_token due to a security risk of exposing your token. "
-            "Please use `hf auth login` to authenticate with the Hub."
-        )
-    if args.max_train_steps < 1:
-        raise ValueError(f"--max_train_steps must be >= 1, got {args.max_train_steps}.")
-    if args.learning_rate <= 0:
-        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}.")
+    args = training_utils.check_training_args(parser.parse_args(input_args))
     if args.mask_path is not None and not Path(args.mask_path).is_file():
         raise ValueError(f"--mask_path {args.mask_path!r}: no such file (omit it to compute the mask).")
     return args
@@ -231,17 +170,13 @@ def _prompts(args: argparse.Namespace, world) -> tuple[str, list[str], list[str]
         concept = args.concept or args.concept_prompts[0]
         concept_prompts, pseudo = args.concept_prompts, list(args.pseudo_prompts)
         retain = list(args.pseudo_prompts)
-    if args.retain_prompts is not None:
-        retain = list(args.retain_prompts)
-    if args.retain_prompts_file:
-        retain = [line.strip() for line in Path(args.retain_prompts_file).read_text().splitlines() if line.strip()]
-    return concept, list(concept_prompts), pseudo, retain
+    return concept, list(concept_prompts), pseudo, training_utils.read_retain_prompts(args, retain)
 
 
 @torch.no_grad()
 def log_validation(unet, components, prompts, args, accelerator, step, guidance_scale):
     """Samples `num_validation_images` per validation prompt with the current UNet; saves and logs a grid."""
-    from hf_unlearn.diffusion import ddim_sample, decode_to_images, encode_prompts, save_comparison_grid
+    from hf_unlearn.diffusion import ddim_sample, decode_to_images, encode_prompts
 
     unet.eval()
     device = accelerator.device
@@ -261,15 +196,7 @@ def log_validation(unet, components, prompts, args, accelerator, step, guidance_
         )
         rows[prompt] = decode_to_images(x, components.vae)
     unet.train()
-    path = save_comparison_grid(rows, Path(args.output_dir) / "validation" / f"step-{step}.png", title=f"step {step}")
-    for tracker in accelerator.trackers:
-        if tracker.name == "tensorboard":
-            tracker.writer.add_images("validation", np.concatenate(list(rows.values())), step, dataformats="NHWC")
-        elif tracker.name == "wandb":
-            import wandb
-
-            tracker.log({"validation": [wandb.Image(str(path), caption=f"step {step}")]}, step=step)
-    return path
+    return training_utils.log_validation_grid(accelerator, rows, args.output_dir, step)
 
 
 def evaluate_shapes(world, concept, original_unet, unet, args) -> tuple[dict, Path, str, list[str]]:
@@ -314,10 +241,9 @@ def evaluate_shapes(world, concept, original_unet, unet, args) -> tuple[dict, Pa
 
 def main(args: argparse.Namespace) -> dict:
     from diffusers import UNet2DConditionModel
-    from diffusers.optimization import get_scheduler
 
     from hf_unlearn.diffusion import SalUnDiffusion, SalUnDiffusionConfig, load_diffusion_components
-    from hf_unlearn.hub import push_to_hub, resolve_token, save_model_card
+    from hf_unlearn.hub import save_model_card
     from hf_unlearn.saliency import (
         apply_saliency_mask,
         frozen_weights_fingerprint,
@@ -327,23 +253,9 @@ def main(args: argparse.Namespace) -> dict:
     )
     from hf_unlearn.saliency.mask import FINGERPRINT_KEY
 
-    output_dir = Path(args.output_dir)
     # Fail fast, before any training or writing: the Hub token, the output folder, the model, the prompts, the mask.
-    if args.push_to_hub:
-        resolve_token(args.hub_token)
-    if (output_dir / "unet").exists() and not args.resume_from_checkpoint:
-        raise ValueError(
-            f"{output_dir / 'unet'} already exists: choose a new --output_dir or pass --resume_from_checkpoint "
-            "(nothing was overwritten)."
-        )
-    world = None
-    if args.pretrained_model_name_or_path is None:
-        from hf_unlearn.synthetic.shapes import load_shapes_world
-
-        world = load_shapes_world(args.world_preset)
-        model_path = str(world.pipeline_path)
-    else:
-        model_path = args.pretrained_model_name_or_path
+    output_dir = training_utils.check_run_outputs(args, "unet")
+    world, model_path = training_utils.load_world_or_model(args)  # the shapes world without a model
     components = load_diffusion_components(model_path, revision=args.revision, variant=args.variant)
     concept, concept_prompts, pseudo_prompts, retain_prompts = _prompts(args, world)
     guidance = args.generation_guidance_scale
@@ -371,21 +283,8 @@ def main(args: argparse.Namespace) -> dict:
         mask_file = output_dir / MASK_FILE  # the run's own mask: a recomputed one could differ
     mask = load_saliency_mask(mask_file, unet) if mask_file is not None else None  # names the mismatch
 
-    # Without CUDA, a multi-process launch needs the CPU (gloo) backend asked for explicitly.
-    distributed_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-    accelerator = Accelerator(
-        cpu=distributed_cpu,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        mixed_precision=args.mixed_precision,
-        log_with=None if args.report_to == "none" else args.report_to,
-        project_config=ProjectConfiguration(project_dir=args.output_dir, logging_dir=output_dir / args.logging_dir),
-    )
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", level=logging.INFO)
-    set_seed(args.seed)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-
-    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    accelerator = training_utils.create_accelerator(args)
+    weight_dtype = training_utils.weight_dtype(accelerator)
     components.text_encoder.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
     if components.vae is not None:
         components.vae.requires_grad_(False).eval().to(accelerator.device, weight_dtype)
@@ -405,19 +304,7 @@ def main(args: argparse.Namespace) -> dict:
         original_unet = UNet2DConditionModel.from_pretrained(model_path, subfolder="unet").requires_grad_(False)
 
     params = [p for p in unet.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(
-        params,
-        lr=args.learning_rate,
-        betas=(args.adam_beta1, args.adam_beta2),
-        weight_decay=args.adam_weight_decay,
-        eps=args.adam_epsilon,
-    )
-    lr_scheduler = get_scheduler(
-        args.lr_scheduler,
-        optimizer=optimizer,
-        num_warmup_steps=args.lr_warmup_steps * accelerator.num_processes,
-        num_training_steps=args.max_train_steps * accelerator.num_processes,
-    )
+    optimizer, lr_scheduler = training_utils.create_optimizer_and_scheduler(params, args, accelerator.num_processes)
     unet.train()
     prepared_unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
     salun.unet = prepared_unet
@@ -428,56 +315,22 @@ def main(args: argparse.Namespace) -> dict:
     if accelerator.is_main_process:
         tracker_config = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
         accelerator.init_trackers("salun", config=tracker_config)
-    global_step = 0
-    if args.resume_from_checkpoint:
-        if args.resume_from_checkpoint == "latest":
-            found = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-            path = found[-1] if found else None
-        else:
-            path = Path(args.resume_from_checkpoint)
-        if path is None or not path.is_dir():
-            raise ValueError(f"--resume_from_checkpoint {args.resume_from_checkpoint!r}: no such checkpoint.")
-        accelerator.print(f"Resuming from {path}")
-        accelerator.load_state(str(path))
-        global_step = int(path.name.split("-")[1])
+    global_step = training_utils.resume_from_checkpoint(accelerator, output_dir, args.resume_from_checkpoint)
 
     validation_prompts = args.validation_prompts or (concept_prompts[:2] + retain_prompts[:2])
     logger.info(f"***** Running SalUn on '{concept}' for {args.max_train_steps} steps (mask density "
                 f"{mask_density(mask):.3f}) *****")  # fmt: skip
-    progress = tqdm(
-        range(args.max_train_steps), initial=global_step, desc="Steps", disable=not accelerator.is_local_main_process
+    global_step, history, train_seconds = training_utils.train_loop(
+        accelerator,
+        prepared_unet,
+        salun.compute_loss,
+        params,
+        optimizer,
+        lr_scheduler,
+        args,
+        global_step,
+        validate=lambda step: log_validation(unet, components, validation_prompts, args, accelerator, step, guidance),
     )
-    start, history = time.time(), []
-    while global_step < args.max_train_steps:
-        with accelerator.accumulate(prepared_unet):
-            with accelerator.autocast():
-                loss, logs = salun.compute_loss(global_step)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients:
-                accelerator.clip_grad_norm_(params, args.max_grad_norm)
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad()
-        if accelerator.sync_gradients:
-            global_step += 1
-            progress.update(1)
-            logs["lr"] = lr_scheduler.get_last_lr()[0]
-            progress.set_postfix({k: round(v, 5) for k, v in logs.items() if k.startswith("loss")})
-            accelerator.log(logs, step=global_step)
-            history.append({"step": global_step, **logs})
-            if (
-                accelerator.is_main_process
-                and args.checkpointing_steps
-                and global_step % args.checkpointing_steps == 0
-            ):
-                if args.checkpoints_total_limit is not None:
-                    existing = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-                    for old in existing[: max(0, len(existing) - args.checkpoints_total_limit + 1)]:
-                        shutil.rmtree(old)
-                accelerator.save_state(str(output_dir / f"checkpoint-{global_step}"))
-            if accelerator.is_main_process and args.validation_steps and global_step % args.validation_steps == 0:
-                log_validation(unet, components, validation_prompts, args, accelerator, global_step, guidance)
-    train_seconds = time.time() - start
     accelerator.wait_for_everyone()
     frozen_ok = guard.frozen_unchanged()
     guard.remove()
@@ -497,67 +350,40 @@ def main(args: argparse.Namespace) -> dict:
                 model_path, revision=args.revision, variant=args.variant, **loader_kwargs
             )
         pipe.save_pretrained(output_dir, safe_serialization=True)
-        run_info = {
-            "method": "salun",
-            "concept": concept,
-            "base_model": model_path if world is None else world.world_id,
-            "world": None if world is None else {"world_id": world.world_id, "config_hash": world.config_hash},
-            "config": config.to_dict(),
-            "mask_density": mask_density(mask),
-            "mask_fingerprint": fingerprint,
-            "frozen_weights_bit_identical": frozen_ok,
-            "num_processes": accelerator.num_processes,
-            "train_seconds": round(train_seconds, 1),
-            "seconds_per_step": round(train_seconds / max(1, len(history)), 4),
-            "final_logs": history[-1] if history else {},
-        }
+        run_info = training_utils.run_info(
+            "salun",
+            concept,
+            model_path,
+            world,
+            config.to_dict(),
+            accelerator.num_processes,
+            train_seconds,
+            history,
+            mask_density=mask_density(mask),
+            mask_fingerprint=fingerprint,
+            frozen_weights_bit_identical=frozen_ok,
+        )
         (output_dir / "salun_config.json").write_text(json.dumps(run_info, indent=2))
         sample_grid, table, warnings = None, None, []
         if original_unet is not None:
             unet.requires_grad_(False)
             results, grid, table, warnings = evaluate_shapes(world, concept, original_unet, unet, args)
             results["train_seconds"] = run_info["train_seconds"]
-            (output_dir / "eval_results.json").write_text(json.dumps(results, indent=2))
-            notes = "".join(f"\n- Uninformative: {w}." for w in warnings)
-            (output_dir / "eval_results.md").write_text(table + "\n" + notes + ("\n" if notes else ""))
+            training_utils.write_eval_results(output_dir, results, table, warnings)
             sample_grid = grid.name
         else:
             log_validation(unet, components, validation_prompts, args, accelerator, global_step, guidance)
         repo_id = args.hub_model_id or output_dir.name
         # standard Hub metadata: the base model is the Hub id trained from, or the world's recorded id
-        card_data = {
-            "library_name": "diffusers",
-            "pipeline_tag": "text-to-image",
-            "tags": [
-                "hf_unlearn",
-                "unlearning",
-                "salun",
-                "concept-erasure",
-                "stable-diffusion",
-                "stable-diffusion-diffusers",
-            ],
-        }
-        if world is not None:
-            card_data["base_model"] = world.world_id
-            card_data["datasets"] = [world.world_id]
-        elif not os.path.isdir(model_path):
-            card_data["base_model"] = model_path
-        if results:
-            from huggingface_hub import EvalResult
-
-            card_data["model_name"] = f"salun-{concept}"
-            card_data["eval_results"] = [
-                EvalResult(
-                    task_type="text-to-image",
-                    task_name=f"Concept erasure ({concept})",
-                    dataset_type="shapes-world",
-                    dataset_name=world.world_id,
-                    metric_type=key,
-                    metric_name=key,
-                    metric_value=float(results["pipeline"]["salun"][key]),
-                )
-                for key in ("concept_rate", "asr_discrete", "asr_soft", "retain_accuracy", "retain_image_distance")
-            ]
+        card_data = training_utils.card_metadata(
+            "diffusers",
+            ["hf_unlearn", "unlearning", "salun", "concept-erasure", "stable-diffusion", "stable-diffusion-diffusers"],
+            model_path,
+            world,
+            results["pipeline"]["salun"] if results else None,
+            model_name=f"salun-{concept}",
+            concept=concept,
+        )
         save_model_card(
             output_dir,
             "salun_unet",
@@ -581,14 +407,7 @@ def main(args: argparse.Namespace) -> dict:
             sample_grid=sample_grid,
         )
         if args.push_to_hub:
-            url = push_to_hub(
-                output_dir,
-                repo_id,
-                token=args.hub_token,
-                private=args.hub_private,
-                commit_message="End of training",
-                ignore_patterns=["checkpoint-*", "checkpoint-*/**", "logs/**", "validation/**"],
-            )
+            url = training_utils.push_output_dir(args, output_dir, repo_id)
             logger.info(f"Pushed to {url}")
     accelerator.wait_for_everyone()
     accelerator.end_training()

@@ -35,6 +35,10 @@ from .text_encoding import (
 )
 
 
+#: The inner attack's objectives (`AdvUnlearnConfig.attack_loss`).
+ATTACK_LOSSES = ("match", "denoise")
+
+
 @dataclass
 class AdvUnlearnConfig:
     """Hyperparameters of AdvUnlearn (defaults from the authors' code: `train-scripts/AdvUnlearn.py` of the
@@ -58,6 +62,15 @@ class AdvUnlearnConfig:
             of random vocabulary tokens by the attack loss (one forward pass each, no gradient) and run the soft steps
             from the best of them and the `attack_init` start: a discrete token screen before the continuous attack,
             so the defender also sees real-token attacks. 0 is the reference code (not in the paper).
+        attack_loss (`str`, *optional*, defaults to `"match"`): The inner attack's objective. `"match"` is the
+            reference code's: make the erased encoder reproduce the frozen model's conditional prediction on the
+            training states, `MSE(eps_theta(x_t|c_adv), eps_o(x_t|c))`. `"denoise"` is UnlearnDiffAtk's (the
+            objective of the evaluation attacks, not in the AdvUnlearn paper): the denoising loss of the frozen
+            model's own samples of the concept (the trajectory bank's end points), re-noised at a fresh random
+            timestep and noise at every attack step.
+        plain_prompt_weight (`float`, *optional*, defaults to `0.0`): In iterations that train on the adversarial
+            prompt, also add the ESD loss on the plain concept prompt with this weight (0 is the reference code,
+            which trains on the adversarial prompt only after warmup).
         adv_prompt_update_step (`int`, *optional*, defaults to `1`): Run the attack every this many iterations.
         warmup_steps (`int`, *optional*, defaults to `200`): Iterations of plain ESD before attacks start.
         retain_loss_weight (`float`, *optional*, defaults to `1.0`): gamma (the README's nudity run uses 0.3).
@@ -80,6 +93,8 @@ class AdvUnlearnConfig:
     attack_type: str = "prefix"
     attack_init: str = "latest"
     attack_candidates: int = 0
+    attack_loss: str = "match"
+    plain_prompt_weight: float = 0.0
     adv_prompt_update_step: int = 1
     warmup_steps: int = 200
     retain_loss_weight: float = 1.0
@@ -100,6 +115,15 @@ class AdvUnlearnConfig:
             raise ValueError(f"attack_type must be one of {ATTACK_TYPES}, got {self.attack_type!r}.")
         if self.attack_init not in ("latest", "random"):
             raise ValueError(f"attack_init must be 'latest' or 'random', got {self.attack_init!r}.")
+        if self.attack_loss not in ATTACK_LOSSES:
+            raise ValueError(f"attack_loss must be one of {ATTACK_LOSSES}, got {self.attack_loss!r}.")
+        if self.attack_loss == "denoise" and self.attack_candidates:
+            raise ValueError(
+                "attack_candidates screens starts by the 'match' attack loss; use attack_loss='match' with it, or set "
+                "attack_candidates=0."
+            )
+        if not self.plain_prompt_weight >= 0:
+            raise ValueError(f"plain_prompt_weight must be >= 0, got {self.plain_prompt_weight}.")
         for name in ("attack_steps", "adv_prompt_num", "adv_prompt_update_step", "train_batch_size", "ddim_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}.")
@@ -252,15 +276,27 @@ class AdvUnlearn:
                         for _ in range(cfg.attack_candidates)
                     ]
                     init, _ = self.attacker.best_start(self.encoder, self.unet, ids, x, t, eps_cond, candidates)
-                self.adv_embeds, attack_losses = self.attacker.attack(
-                    self.encoder, self.unet, ids, x, t, eps_cond, init
-                )
+                if cfg.attack_loss == "denoise":
+                    targets = self.concept_bank.final_samples(idx, self.generator)
+                    self.adv_embeds, attack_losses = self.attacker.attack_images(
+                        self.encoder, self.unet, self.scheduler, ids, targets, init, self.generator
+                    )
+                else:
+                    self.adv_embeds, attack_losses = self.attacker.attack(
+                        self.encoder, self.unet, ids, x, t, eps_cond, init
+                    )
                 logs["loss/attack"] = attack_losses[-1]
             adv = self.adv_embeds
         cond = self.encoder(ids, adv, cfg.attack_type) if adv is not None else self.encoder(ids)
         loss_esd = esd_loss(self.unet(x, t, cond.to(dtype)).sample, eps_uncond, eps_cond, cfg.negative_guidance)
         loss = loss_esd
         logs["loss/esd"] = loss_esd.item()
+        if adv is not None and cfg.plain_prompt_weight > 0:
+            plain = esd_loss(
+                self.unet(x, t, self.encoder(ids).to(dtype)).sample, eps_uncond, eps_cond, cfg.negative_guidance
+            )
+            loss = loss + cfg.plain_prompt_weight * plain
+            logs["loss/esd_plain"] = plain.item()
         if self.retain_bank is not None:
             xr, tr, ridx = self.retain_bank.sample(cfg.retain_batch)
             xr, tr, ridx = xr.to(self.device, dtype), tr.to(self.device), ridx.to(self.device)
@@ -284,9 +320,14 @@ def erase_text_encoder(
     original_text_encoder=None,
     max_grad_norm: float = 1.0,
     progress: bool = True,
+    latent_shape: tuple[int, int, int] | None = None,
 ):
     """Trains a copy of `text_encoder` with AdvUnlearn (or ESD) for `steps` Adam steps, as the example script does
-    on one process (Adam, constant learning rate, gradient clipping); returns the erased copy in eval mode.
+    on one process (Adam, constant learning rate, gradient clipping); returns the erased copy, frozen, in eval mode.
+
+    The one training loop of the library's text-encoder erasers (the robustness benchmark, the four-way comparison
+    [`~hf_unlearn.diffusion.compare.run_comparison`], the worst-case prompt sets and the demo's models all call it).
+    The global torch RNG is seeded with `config.seed` first, so a run does not depend on what ran before it.
 
     Args:
         text_encoder (`CLIPTextModel`): The original encoder (left untouched).
@@ -297,6 +338,7 @@ def erase_text_encoder(
         original_text_encoder (`CLIPTextModel`, *optional*): The frozen original (default: `text_encoder` itself).
         max_grad_norm (`float`, *optional*, defaults to `1.0`): Gradient clipping norm (the script's default).
         progress (`bool`, *optional*, defaults to `True`): A tqdm bar with the losses.
+        latent_shape (`tuple`, *optional*): `(C, H, W)` of the UNet input (read from the UNet config if omitted).
 
     Example:
         >>> from hf_unlearn.synthetic.shapes import load_shapes_world
@@ -308,19 +350,24 @@ def erase_text_encoder(
 
     from .text_encoding import set_trainable_layers
 
+    if steps < 1 or not learning_rate > 0 or not max_grad_norm > 0:
+        raise ValueError(
+            f"steps must be >= 1 and learning_rate, max_grad_norm > 0, got {steps}, {learning_rate}, {max_grad_norm}."
+        )
+    original = copy.deepcopy(original_text_encoder if original_text_encoder is not None else text_encoder)
     encoder = copy.deepcopy(text_encoder)
     set_trainable_layers(encoder, config.train_method)
-    original = original_text_encoder if original_text_encoder is not None else text_encoder
     torch.manual_seed(config.seed)
-    eraser = AdvUnlearn(encoder, unet, tokenizer, scheduler, config, original)
+    eraser = AdvUnlearn(encoder, unet, tokenizer, scheduler, config, original, latent_shape)
     params = [p for p in encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=learning_rate)
-    bar = tqdm(range(steps), desc=f"erase ({config.attack_method})", leave=False, disable=not progress)
+    encoder.train()
+    bar = tqdm(range(steps), desc=f"erase ({config.attack_method})", leave=False, disable=not progress, mininterval=5)
     for step in bar:
         loss, logs = eraser.compute_loss(step)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
         optimizer.step()
-        bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
-    return encoder.eval()
+        bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+    return encoder.eval().requires_grad_(False)

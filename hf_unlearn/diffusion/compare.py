@@ -4,7 +4,7 @@
 [`run_comparison`] erases a concept three ways from the same Stable Diffusion 1.x-layout pipeline (the shapes world by
 default) and evaluates the four models with one [`ConceptEvaluator`] (same seeds, prompts and attack budgets):
 
-- **ESD** and **AdvUnlearn** train the CLIP text encoder ([`AdvUnlearn`], `attack_method="none"` for ESD);
+- **ESD** and **AdvUnlearn** train the CLIP text encoder ([`erase_text_encoder`], `attack_method="none"` for ESD);
 - **SalUn** trains the UNet under its saliency mask ([`SalUnDiffusion`] + [`~hf_unlearn.saliency.SaliencyMaskGuard`]).
 
 With `output_dir` the trained models are saved (`esd/text_encoder`, `advunlearn/text_encoder`, `salun/unet`, diffusers
@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .advunlearn import AdvUnlearn, AdvUnlearnConfig
+from .advunlearn import AdvUnlearnConfig, erase_text_encoder
 from .attacks import DiscretePromptAttack, SoftPromptAttack
 from .evaluation import evaluate_models, shapes_world_evaluator
 from .salun import SalUnDiffusion, SalUnDiffusionConfig
 from .sampling import load_diffusion_components
-from .text_encoding import set_trainable_layers
 
 
 #: The four rows of the comparison, in table order.
@@ -56,6 +55,11 @@ class ComparisonSettings:
         warmup_iter (`int`, *optional*, defaults to `20`): AdvUnlearn's plain-ESD iterations before attacks.
         attack_step (`int`, *optional*, defaults to `5`): AdvUnlearn's inner attack steps.
         attack_lr (`float`, *optional*, defaults to `1e-2`): AdvUnlearn's inner attack learning rate.
+        attack_loss (`str`, *optional*, defaults to `"denoise"`): AdvUnlearn's inner attack objective (see
+            [`AdvUnlearnConfig`]; `"match"` is the reference code's). `"denoise"` with `plain_prompt_weight=1` is the
+            setting chosen for the shapes world on a held-out split (README, AdvUnlearn robustness).
+        plain_prompt_weight (`float`, *optional*, defaults to `1.0`): AdvUnlearn's ESD weight on the plain concept
+            prompt beside the adversarial one (0 is the reference code's).
         salun_steps (`int`, *optional*, defaults to `200`): SalUn steps.
         salun_lr (`float`, *optional*, defaults to `1e-3`): SalUn's Adam learning rate.
         salun_alpha (`float`, *optional*, defaults to `0.5`): SalUn's retain-loss weight.
@@ -77,6 +81,8 @@ class ComparisonSettings:
     warmup_iter: int = 20
     attack_step: int = 5
     attack_lr: float = 1e-2
+    attack_loss: str = "denoise"
+    plain_prompt_weight: float = 1.0
     salun_steps: int = 200
     salun_lr: float = 1e-3
     salun_alpha: float = 0.5
@@ -88,11 +94,11 @@ class ComparisonSettings:
     eval_attack_tokens: int = 1
 
 
-def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, lr: float, desc: str, optimizer=None):
-    """`steps` Adam steps on `compute_loss(step) -> (loss, logs)`, gradients clipped at norm 1; returns the last logs."""
+def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, desc: str, optimizer):
+    """`steps` steps of `optimizer` on `compute_loss(step) -> (loss, logs)`, gradients clipped at norm 1 (SalUn's
+    loop; the text-encoder erasers train with [`erase_text_encoder`]); returns the last logs."""
     from tqdm.auto import tqdm
 
-    optimizer = optimizer if optimizer is not None else torch.optim.Adam(params, lr=lr)
     logs: dict[str, float] = {}
     progress = tqdm(range(steps), desc=desc, mininterval=5)
     for step in progress:
@@ -105,24 +111,27 @@ def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, lr: 
     return logs
 
 
-def train_text_encoder_eraser(components, concept_prompts, retain_prompts, method: str, settings, seed: int):
-    """ESD (`method="esd"`) or AdvUnlearn (`"advunlearn"`) on a copy of the components' text encoder.
+def text_encoder_config(
+    concept_prompts: list[str], retain_prompts: list[str], method: str, settings: ComparisonSettings, seed: int
+) -> AdvUnlearnConfig:
+    """The [`AdvUnlearnConfig`] of the comparison's ESD (`method="esd"`) or AdvUnlearn (`"advunlearn"`) run.
 
     Example:
-        >>> c = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
-        >>> esd, logs = train_text_encoder_eraser(c, ["a red circle"], ["a green circle"], "esd",
-        ...                                       ComparisonSettings(text_encoder_steps=10), seed=0)  # doctest: +SKIP
+        >>> config = text_encoder_config(["a red circle"], ["a green circle"], "esd", ComparisonSettings(), seed=0)
+        >>> config.attack_method, config.train_batch_size
+        ('none', 8)
     """
+    if method not in ("esd", "advunlearn"):
+        raise ValueError(f"method must be 'esd' or 'advunlearn', got {method!r}.")
     s = settings
-    original = copy.deepcopy(components.text_encoder).requires_grad_(False).eval()
-    text_encoder = copy.deepcopy(original)
-    set_trainable_layers(text_encoder)
-    config = AdvUnlearnConfig(
+    return AdvUnlearnConfig(
         concept_prompts,
         retain_prompts,
         attack_method="none" if method == "esd" else "pgd",
         attack_steps=s.attack_step,
         attack_lr=s.attack_lr,
+        attack_loss=s.attack_loss,
+        plain_prompt_weight=s.plain_prompt_weight,
         warmup_steps=s.warmup_iter,
         retain_batch=s.retain_batch,
         train_batch_size=s.train_batch_size,
@@ -130,14 +139,6 @@ def train_text_encoder_eraser(components, concept_prompts, retain_prompts, metho
         trajectories_per_prompt=s.trajectories_per_prompt,
         seed=seed,
     )
-    eraser = AdvUnlearn(
-        text_encoder, components.unet, components.tokenizer, components.scheduler, config, original,
-        components.latent_shape,
-    )  # fmt: skip
-    params = [p for p in eraser.encoder.parameters() if p.requires_grad]
-    eraser.encoder.train()
-    logs = _adam_steps(params, eraser.compute_loss, s.text_encoder_steps, s.text_encoder_lr, method)
-    return text_encoder.eval().requires_grad_(False), logs
 
 
 def train_salun_unet(
@@ -176,7 +177,7 @@ def train_salun_unet(
     optimizer = torch.optim.Adam(params, lr=s.salun_lr)
     unet.train()
     with apply_saliency_mask(unet, mask, optimizer) as guard:
-        logs = _adam_steps(params, salun.compute_loss, s.salun_steps, s.salun_lr, "salun", optimizer)
+        logs = _adam_steps(params, salun.compute_loss, s.salun_steps, "salun", optimizer)
         frozen_ok = guard.frozen_unchanged()
     return unet.eval().requires_grad_(False), mask, frozen_ok, logs
 
@@ -230,12 +231,21 @@ def run_comparison(
     pseudo = world.concept_prompts(names[(names.index(s.concept) + 1) % len(names)])
     guidance = world.config.guidance_scale
     seconds: dict[str, float] = {}
-    start = time.time()
-    esd, _ = train_text_encoder_eraser(components, concept_prompts, retain_prompts, "esd", s, seed)
-    seconds["ESD"] = time.time() - start
-    start = time.time()
-    adv, _ = train_text_encoder_eraser(components, concept_prompts, retain_prompts, "advunlearn", s, seed)
-    seconds["AdvUnlearn"] = time.time() - start
+    encoders = {}
+    for name, method in (("ESD", "esd"), ("AdvUnlearn", "advunlearn")):
+        start = time.time()
+        encoders[name] = erase_text_encoder(
+            components.text_encoder,
+            components.unet,
+            components.tokenizer,
+            components.scheduler,
+            text_encoder_config(concept_prompts, retain_prompts, method, s, seed),
+            s.text_encoder_steps,
+            s.text_encoder_lr,
+            latent_shape=components.latent_shape,
+        )
+        seconds[name] = time.time() - start
+    esd, adv = encoders["ESD"], encoders["AdvUnlearn"]
     start = time.time()
     salun_unet, mask, frozen_ok, _ = train_salun_unet(
         components, concept_prompts, pseudo, retain_prompts, s, seed, guidance

@@ -224,7 +224,7 @@ class TrajectoryBank:
         generator = torch.Generator().manual_seed(seed)
         p = prompt_embeds.shape[0]
         cond = prompt_embeds.repeat_interleave(trajectories_per_prompt, dim=0)
-        _, trajectory = ddim_sample(
+        samples, trajectory = ddim_sample(
             unet,
             scheduler,
             cond,
@@ -237,7 +237,9 @@ class TrajectoryBank:
         )
         self.timesteps = torch.tensor([t for t, _ in trajectory])
         self.states = torch.stack([x for _, x in trajectory], dim=1).cpu()  # (n, steps, C, H, W)
+        self.samples = samples.detach().cpu()  # (n, C, H, W): where each trajectory ends, the frozen model's sample
         self.prompt_index = torch.arange(p).repeat_interleave(trajectories_per_prompt)
+        self.trajectories_per_prompt = trajectories_per_prompt
         self.generator = torch.Generator().manual_seed(seed + 1)
 
     def __len__(self) -> int:
@@ -248,3 +250,17 @@ class TrajectoryBank:
         rows = torch.randint(0, self.states.shape[0], (batch_size,), generator=self.generator)
         steps = torch.randint(0, self.states.shape[1], (batch_size,), generator=self.generator)
         return self.states[rows, steps], self.timesteps[steps], self.prompt_index[rows]
+
+    def final_samples(self, prompt_index: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """For each prompt in `prompt_index`, the final sample of one of its trajectories drawn at random.
+
+        Args:
+            prompt_index (`torch.Tensor`): `(n,)` prompt indices (rows of `prompt_embeds`).
+            generator (`torch.Generator`, *optional*): Which trajectory (default: the bank's own generator).
+
+        Returns:
+            `torch.Tensor`: `(n, C, H, W)` latents the frozen model generated for those prompts.
+        """
+        k = self.trajectories_per_prompt
+        offset = torch.randint(0, k, (len(prompt_index),), generator=generator or self.generator)
+        return self.samples[prompt_index.cpu() * k + offset]

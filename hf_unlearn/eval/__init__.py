@@ -20,12 +20,13 @@ Evaluation judges a model however it was made: nothing here imports the trainers
 
 from pathlib import Path
 
+from ..logprobs import per_sequence_nll
 from .mia import ATTACKS, MODEL_ATTACKS, mia_auc, mia_aucs, mia_scores, min_k_plus_plus_score, min_k_score, privleak
 from .muse import evaluate_muse, extraction_strength, knowmem, muse_table, rouge_l, verbmem
 from .quantize import load_bnb_quantized, quantize_model, quantize_tensor
 from .relearn import relearn_attack
 from .report import load_json, markdown_table, plot_tradeoff, save_json, tofu_table
-from .scoring import SequenceScores, generate_greedy, score_sequences, sequence_nll
+from .scoring import SequenceScores, generate_greedy, score_sequences
 from .tofu import (
     EVAL_SETS,
     TRUTH_RATIO_DEFINITION,
@@ -73,6 +74,7 @@ __all__ = [
     "min_k_score",
     "model_utility",
     "muse_table",
+    "per_sequence_nll",
     "plot_tradeoff",
     "privleak",
     "probability_with_options",
@@ -84,7 +86,6 @@ __all__ = [
     "rouge_l_recall",
     "save_json",
     "score_sequences",
-    "sequence_nll",
     "tofu_set_metrics",
     "tofu_table",
     "truth_ratio",

@@ -203,25 +203,38 @@ def _load(model_arg: str, args: argparse.Namespace) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _evaluate(model_arg: str, args: argparse.Namespace, retain_results: Any) -> dict[str, Any]:
-    from .tofu import evaluate_tofu
+def _same_tokenizer(a: Any, b: Any) -> bool:
+    """Whether two tokenizers turn the same text into the same ids (so that one tokenisation of the data serves both
+    models): same class, vocabulary, special tokens and chat template."""
+    return (
+        type(a) is type(b)
+        and a.get_vocab() == b.get_vocab()
+        and a.all_special_tokens == b.all_special_tokens
+        and a.pad_token_id == b.pad_token_id
+        and getattr(a, "chat_template", None) == getattr(b, "chat_template", None)
+    )
+
+
+def _evaluate(model_arg: str, args: argparse.Namespace, retain_results: Any, evaluator: Any = None) -> tuple[Any, Any]:
+    """Evaluates one model with `evaluator` (a [`~hf_unlearn.eval.tofu.TofuEvaluator`]) when its tokenizer matches
+    the evaluator's, else with a new one; returns the results and the evaluator used, for the next model."""
+    from .tofu import TofuEvaluator
 
     model, tokenizer = _load(model_arg, args)
-    results = evaluate_tofu(
-        model,
-        tokenizer,
-        data=args.data,
-        forget_split=args.forget_split,
-        retain_results=retain_results,
-        template=args.template,
-        batch_size=args.batch_size,
-        max_new_tokens=args.max_new_tokens,
-        retain_eval_split=args.retain_eval_split,
-        max_items=args.max_items,
-        progress=not args.no_progress,
-    )
+    if evaluator is None or not _same_tokenizer(evaluator.tokenizer, tokenizer):
+        evaluator = TofuEvaluator(
+            tokenizer,
+            args.data,
+            forget_split=args.forget_split,
+            template=args.template,
+            batch_size=args.batch_size,
+            max_new_tokens=args.max_new_tokens,
+            retain_eval_split=args.retain_eval_split,
+            max_items=args.max_items,
+        )
+    results = evaluator(model, retain_results=retain_results, progress=not args.no_progress)
     results["model"] = model_arg
-    return results
+    return results, evaluator
 
 
 def run_tofu(args: argparse.Namespace) -> int:
@@ -243,17 +256,18 @@ def run_tofu(args: argparse.Namespace) -> int:
     check_inputs(args)
     rows: dict[str, Any] = {}
     retain_results: Any = None
+    evaluator = None  # the data is loaded and tokenised once for the retain and the evaluated model
     if args.retain_results is not None:
         retain_results = load_json(args.retain_results)
     elif args.retain_model is not None:
         retain_out = _retain_output(args)
-        retain_results = _evaluate(args.retain_model, args, retain_results=None)
+        retain_results, evaluator = _evaluate(args.retain_model, args, retain_results=None)
         # The retain model against itself: forget quality 1 by construction.
         retain_results = mark_as_retain(retain_results)
         save_json(retain_results, retain_out)
         print(f"wrote {retain_out} ({retain_results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
         rows[f"{args.retain_model} (retain)"] = retain_results
-    results = _evaluate(args.model, args, retain_results=retain_results)
+    results, _ = _evaluate(args.model, args, retain_results=retain_results, evaluator=evaluator)
     if args.retain_results is not None:
         results["retain_results"] = os.fspath(args.retain_results)
     elif args.retain_model is not None:

@@ -8,15 +8,15 @@ Every metric in `hf_unlearn.eval` (TOFU, MUSE, membership inference) is built fr
   results come back in the input order.
 - [`generate_greedy`]: greedy continuations of many prompts, padded on the left, in batches.
 
-The maths on logits is [`~hf_unlearn.logprobs.sequence_nll`] (re-exported here), shared with the trainers' losses and
-unit-testable on hand-made tensors.
+The maths on logits is in `hf_unlearn.logprobs` ([`~hf_unlearn.logprobs.per_sequence_nll`],
+[`~hf_unlearn.logprobs.target_log_probs`]), shared with the trainers' losses and unit-testable on hand-made tensors.
 
 Example:
     >>> import torch
-    >>> from hf_unlearn.eval.scoring import sequence_nll
+    >>> from hf_unlearn.logprobs import per_sequence_nll
     >>> logits = torch.zeros(1, 3, 4)  # uniform over 4 tokens
     >>> labels = torch.tensor([[-100, 2, 3]])
-    >>> nll, n = sequence_nll(logits, labels)
+    >>> nll, n = per_sequence_nll(logits, labels)
     >>> round(nll.item(), 4), n.item()  # log(4)
     (1.3863, 2)
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..data.collate import pad_batch
-from ..logprobs import sequence_nll, token_log_probs
+from ..logprobs import IGNORE_INDEX, target_log_probs
 
 
 if TYPE_CHECKING:
@@ -121,7 +121,8 @@ def _batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int
 
 
 class _ScoreStore:
-    """Collects per-sequence scores from batches of logits and labels (causal shift, -100 = not scored)."""
+    """Collects per-sequence scores from the logits at each sequence's scored positions only: the model's logits
+    are gathered where a token is scored (no padding, no prompt), so the vocabulary-wide log-softmax runs on those."""
 
     def __init__(self, n: int, logprobs: bool, moments: bool, argmax_match: bool) -> None:
         import torch
@@ -135,31 +136,33 @@ class _ScoreStore:
         self.token_std: list[Any] = [None] * n
         self.token_match: list[Any] = [None] * n
 
-    def __call__(self, idx: Sequence[int], logits: torch.Tensor, labels: torch.Tensor) -> None:
+    def add(self, idx: Sequence[int], counts: Sequence[int], logits: torch.Tensor, targets: torch.Tensor) -> None:
+        """Sequence `idx[j]` owns the next `counts[j]` rows of `logits` (`(tokens, vocab)`), row `t` scoring token
+        `targets[t]`."""
         import torch
 
-        s, counts = sequence_nll(logits, labels, reduction="sum")
+        logp = target_log_probs(logits, targets).cpu()
+        owner = torch.repeat_interleave(torch.arange(len(idx)), torch.tensor(list(counts)))
         index = torch.tensor(list(idx))
-        self.nll_sum[index] = s.cpu()
-        self.num_tokens[index] = counts.cpu()
+        self.nll_sum[index] = -torch.zeros(len(idx)).index_add_(0, owner, logp)
+        self.num_tokens[index] = torch.tensor(list(counts))
         if not self.logprobs:
             return
-        picked, mask = token_log_probs(logits, labels)
-        picked, mask = picked.cpu(), mask.cpu()
+        split = [int(c) for c in counts]
+        per_seq = {"logp": logp.split(split)}
         if self.moments:
-            logp = torch.log_softmax(logits[:, :-1, :].float(), dim=-1)
-            mean = (logp.exp() * logp).sum(-1)
-            std = (logp.exp() * (logp - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
-            mean, std = mean.cpu(), std.cpu()
+            log_softmax = torch.log_softmax(logits.float(), dim=-1)
+            mean = (log_softmax.exp() * log_softmax).sum(-1)
+            std = (log_softmax.exp() * (log_softmax - mean.unsqueeze(-1)).square()).sum(-1).sqrt()
+            per_seq["mean"], per_seq["std"] = mean.cpu().split(split), std.cpu().split(split)
         if self.argmax_match:
-            match = (logits[:, :-1, :].argmax(-1) == labels[:, 1:]).cpu()
-        for row, i in enumerate(idx):
-            self.token_logprobs[i] = picked[row][mask[row]]
+            per_seq["match"] = (logits.argmax(-1) == targets).cpu().split(split)
+        for j, i in enumerate(idx):
+            self.token_logprobs[i] = per_seq["logp"][j]
             if self.moments:
-                self.token_mean[i] = mean[row][mask[row]]
-                self.token_std[i] = std[row][mask[row]]
+                self.token_mean[i], self.token_std[i] = per_seq["mean"][j], per_seq["std"][j]
             if self.argmax_match:
-                self.token_match[i] = match[row][mask[row]]
+                self.token_match[i] = per_seq["match"][j]
 
     def result(self) -> SequenceScores:
         return SequenceScores(
@@ -220,21 +223,27 @@ def score_continuations(
     progress: bool = False,
     desc: str = "scoring",
 ) -> SequenceScores:
-    """NLL of continuations that share a prompt (e.g. a question's true, paraphrased and perturbed answers): each
-    prompt is run once and its key/value cache reused by all of its continuations.
+    """NLL of continuations that share a prompt (e.g. a question's true, paraphrased and perturbed answers), with
+    each prompt run once for all of its continuations, in one forward pass.
 
     Every token of a continuation is scored (the prompt is not). The numbers are those of [`score_sequences`] on the
     concatenated `prompt + continuation` sequences with the prompt labelled `-100` (up to float rounding), with the
-    prompt's forward pass done once instead of once per continuation. Prompts are grouped into batches of at most
-    `batch_size` continuations, sorted by length; prompts are padded on the left, continuations on the right.
+    prompt's tokens computed once instead of once per continuation. Each prompt and all of its continuations are
+    packed into one row, `prompt, continuation 1, continuation 2, ...`, under an attention mask that lets each
+    continuation see the prompt and its own earlier tokens only, with position ids that restart after the prompt for
+    each continuation: one forward pass per batch, no key/value cache to copy. The logits are read at the scored
+    positions only. Rows are sorted by length and grouped into batches of at most `batch_size` continuations (a
+    prompt with more continuations gets a batch of its own).
+
+    Models whose attention takes no custom 4-D mask (attention implementations other than `sdpa` and `eager`, e.g.
+    flash attention) are scored with [`score_sequences`] on the concatenated sequences instead (same numbers).
 
     Args:
         model (`PreTrainedModel`): A decoder-only causal LM (scored in eval mode, no gradients).
         prompts (`Sequence[Sequence[int]]`): Prompt token ids, each non-empty.
         continuations (`Sequence[Sequence[Sequence[int]]]`): For each prompt, one or more non-empty continuations.
         pad_token_id (`int`): The tokenizer's pad id.
-        batch_size (`int`, *optional*, defaults to `16`): Continuations per forward pass (a prompt with more
-            continuations gets a batch of its own).
+        batch_size (`int`, *optional*, defaults to `16`): Continuations per forward pass.
         return_token_logprobs, return_token_moments, return_token_argmax_match (`bool`, *optional*): As in
             [`score_sequences`].
         progress (`bool`, *optional*, defaults to `False`): Show a tqdm bar.
@@ -271,14 +280,26 @@ def score_continuations(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         raise ValueError("score_continuations supports decoder-only (causal) language models.")
+    flags = {
+        "return_token_logprobs": return_token_logprobs,
+        "return_token_moments": return_token_moments,
+        "return_token_argmax_match": return_token_argmax_match,
+    }
+    if getattr(getattr(model, "config", None), "_attn_implementation", None) not in ("sdpa", "eager"):
+        features = [
+            {"input_ids": [*p, *c], "labels": [IGNORE_INDEX] * len(p) + list(c)}
+            for p, conts in zip(prompts, continuations)
+            for c in conts
+        ]
+        return score_sequences(model, features, pad_token_id, batch_size, **flags, progress=progress, desc=desc)
     first = [0]
     for conts in continuations:
         first.append(first[-1] + len(conts))
     store = _ScoreStore(first[-1], return_token_logprobs, return_token_moments, return_token_argmax_match)
-    # batches of whole prompts, longest (prompt + longest continuation) first, <= batch_size continuations each
-    order = sorted(range(len(prompts)), key=lambda i: -(len(prompts[i]) + max(len(c) for c in continuations[i])))
+    # batches of whole rows (a prompt and all its continuations), longest first, <= batch_size continuations each
+    length = [len(p) + sum(len(c) for c in conts) for p, conts in zip(prompts, continuations)]
     batches: list[list[int]] = []
-    for i in order:
+    for i in sorted(range(len(prompts)), key=lambda i: -length[i]):
         if batches and sum(len(continuations[j]) for j in batches[-1]) + len(continuations[i]) <= batch_size:
             batches[-1].append(i)
         else:
@@ -286,30 +307,70 @@ def score_continuations(
     device = _device_of(model)
     with torch.inference_mode(), eval_mode(model):
         for group in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            last_logits, prompt_mask, _, cache, cache_arg = _prefill(
-                model, [prompts[i] for i in group], pad_token_id, device
-            )
-            rows = [(g, c) for g, i in enumerate(group) for c in continuations[i]]
-            owner = torch.tensor([g for g, _ in rows], device=device)
-            cache.batch_select_indices(owner)  # each prompt's cache, once per continuation
-            cont = pad_batch(
-                [{"input_ids": c, "attention_mask": [1] * len(c), "labels": c} for _, c in rows], pad_token_id
-            )
-            cont_mask = cont["attention_mask"].to(device)
-            start = prompt_mask.sum(-1)[owner].unsqueeze(1)
+            batch = _packed_rows([prompts[i] for i in group], [continuations[i] for i in group], pad_token_id)
+            mask = torch.zeros(batch["segment"].shape[0], 1, *batch["allowed"].shape[1:], dtype=model.dtype)
+            mask.masked_fill_(~batch["allowed"].unsqueeze(1), torch.finfo(model.dtype).min)
             logits = model(
-                input_ids=cont["input_ids"].to(device),
-                attention_mask=torch.cat([prompt_mask[owner], cont_mask], dim=1),
-                position_ids=start + torch.arange(cont_mask.shape[1], device=device),
-                use_cache=True,
-                **{cache_arg: cache},
+                input_ids=batch["input_ids"].to(device),
+                attention_mask=mask.to(device),
+                position_ids=batch["position_ids"].to(device),
             ).logits
-            # the prompt's last logits score the first continuation token; a leading -100 keeps the causal shift
-            logits = torch.cat([last_logits[owner], logits], dim=1)
-            labels = torch.cat([torch.full_like(cont["labels"][:, :1], -100), cont["labels"]], dim=1).to(device)
+            scored = logits.flatten(0, 1)[batch["source"].to(device)]
             idx = [first[i] + k for i in group for k in range(len(continuations[i]))]
-            store(idx, logits, labels)
+            store.add(idx, batch["counts"], scored, batch["targets"].to(device))
     return store.result()
+
+
+def _packed_rows(
+    prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[Sequence[int]]], pad_token_id: int
+) -> dict[str, Any]:
+    """One row per prompt: the prompt then each of its continuations, right-padded, with what the forward pass and
+    the scoring need.
+
+    Returns `input_ids` and `position_ids` (`(rows, length)`; each continuation's positions start where the prompt
+    ends), `segment` (0 for the prompt, `k` for continuation `k`, -1 for padding), `allowed` (`(rows, length,
+    length)`, whether query `q` may attend to key `k`: `k <= q` within the prompt or the query's own continuation),
+    `source` (the flat `row * length + position` index of the logits that score each continuation token: the
+    prompt's last position for a continuation's first token, the previous token's position after that), `targets`
+    (the continuation tokens, in the same order) and `counts` (tokens per continuation).
+    """
+    import torch
+
+    width = max(len(p) + sum(len(c) for c in conts) for p, conts in zip(prompts, continuations))
+    ids = torch.full((len(prompts), width), pad_token_id, dtype=torch.long)
+    position = torch.zeros(len(prompts), width, dtype=torch.long)
+    segment = torch.full((len(prompts), width), -1, dtype=torch.long)
+    source: list[int] = []
+    targets: list[int] = []
+    counts: list[int] = []
+    for row, (prompt, conts) in enumerate(zip(prompts, continuations)):
+        n = len(prompt)
+        ids[row, :n] = torch.tensor(list(prompt))
+        position[row, :n] = torch.arange(n)
+        segment[row, :n] = 0
+        start = n
+        for k, cont in enumerate(conts, start=1):
+            end = start + len(cont)
+            ids[row, start:end] = torch.tensor(list(cont))
+            position[row, start:end] = torch.arange(n, n + len(cont))
+            segment[row, start:end] = k
+            base = row * width
+            source += [base + n - 1, *range(base + start, base + end - 1)]
+            targets += list(cont)
+            counts.append(len(cont))
+            start = end
+    query, key = segment.unsqueeze(2), segment.unsqueeze(1)
+    causal = torch.ones(width, width, dtype=torch.bool).tril()
+    allowed = causal & (key >= 0) & ((key == 0) | (key == query))
+    return {
+        "input_ids": ids,
+        "position_ids": position,
+        "segment": segment,
+        "allowed": allowed,
+        "source": torch.tensor(source),
+        "targets": torch.tensor(targets),
+        "counts": counts,
+    }
 
 
 def score_sequences(
@@ -358,6 +419,13 @@ def score_sequences(
 
     if len(features) == 0:
         raise ValueError("no sequences to score.")
+    empty = [i for i, f in enumerate(features) if all(label == IGNORE_INDEX for label in f["labels"][1:])]
+    if empty:
+        raise ValueError(
+            f"sequence(s) {empty[:5]} have no labelled tokens (every label is -100 after the causal shift), so their "
+            "NLL is undefined. Drop such rows (e.g. answers that are empty or were truncated away) or raise "
+            "max_length."
+        )
     device = _device_of(model)
     store = _ScoreStore(len(features), return_token_logprobs, return_token_moments, return_token_argmax_match)
     batches = _batches_by_length([len(f["input_ids"]) for f in features], batch_size)
@@ -375,9 +443,12 @@ def score_sequences(
                     }
                 )
             batch = pad_batch(rows, pad_token_id, padding_side="right")
-            batch = {k: v.to(device) for k, v in batch.items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            store(idx, logits, batch["labels"])
+            logits = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
+            labels = batch["labels"][:, 1:]  # logits at t score the label at t + 1
+            row, position = (labels != IGNORE_INDEX).nonzero(as_tuple=True)
+            source = (row * batch["labels"].shape[1] + position).to(device)
+            counts = (labels != IGNORE_INDEX).sum(-1).tolist()
+            store.add(idx, counts, logits.logits.flatten(0, 1)[source], labels[row, position].to(device))
     return store.result()
 
 
@@ -411,10 +482,13 @@ def generate_greedy(
     """Greedy continuations of tokenised prompts, batched with left padding; returns the decoded new text.
 
     The same tokens as `model.generate(do_sample=False, num_beams=1, max_new_tokens=...)` on each prompt alone, made
-    faster: prompts are sorted by length into batches (little padding), decoded with a key/value cache, and a row
-    leaves the batch (and the cache) as soon as it emits an end-of-sequence token, so a batch costs as many steps as
-    its longest answer and each step only the rows still running; the prompt's logits are computed only at its last
-    position where the model allows (`logits_to_keep`). Decoder-only models.
+    faster: prompts are sorted by length into batches of `batch_size` (little padding) and decoded with a key/value
+    cache; a row leaves the batch (and the cache) as soon as it emits an end-of-sequence token. When a batch is down
+    to a quarter of its rows, those rows are parked (cache kept) and the next batch starts; parked rows of several
+    batches then finish together, their caches left-padded to a common length, at most `batch_size` at a time, so a
+    few long answers do not each cost a run of one-row steps. The prompt's logits are computed only at its last
+    position where the model allows (`logits_to_keep`). Decoder-only models; rows are not parked when the cache has
+    other than plain growing layers (e.g. sliding-window attention).
 
     Args:
         model (`PreTrainedModel`): A causal LM.
@@ -454,37 +528,106 @@ def generate_greedy(
     if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         raise ValueError("generate_greedy supports decoder-only (causal) language models.")
     pad_id = require_pad_token(tokenizer)
-    eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
     device = _device_of(model)
-    eos = eos.to(device)
-    out: list[str | None] = [None] * len(prompts)
+    eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long, device=device)
+    tokens: list[list[int]] = [[] for _ in prompts]
     batches = _batches_by_length([len(p) for p in prompts], batch_size)
+    park_at = batch_size // 4  # a batch down to this many rows parks them and the next batch starts
+    parked: list[_Decoding] = []
+    bar = tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False)
     with torch.inference_mode(), eval_mode(model):
-        for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            logits, mask, position, cache, cache_arg = _prefill(model, [prompts[i] for i in idx], pad_id, device)
-            rows = torch.arange(len(idx), device=device)  # which rows of the batch are still generating
-            tokens: list[list[int]] = [[] for _ in idx]
-            for step in range(max_new_tokens):
-                next_token = logits[:, -1, :].argmax(-1)
-                for row, token in zip(rows.tolist(), next_token.tolist()):
-                    tokens[row].append(token)
-                running = ~torch.isin(next_token, eos)
-                if step == max_new_tokens - 1 or not bool(running.any()):
-                    break
-                if not bool(running.all()):  # finished rows leave the batch and the cache
-                    keep = running.nonzero().squeeze(1)
-                    cache.batch_select_indices(keep)
-                    rows, next_token, mask, position = rows[keep], next_token[keep], mask[keep], position[keep]
-                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
-                position = position + 1
-                logits = model(
-                    input_ids=next_token.unsqueeze(1),
-                    attention_mask=mask,
-                    position_ids=position,
-                    use_cache=True,
-                    **{cache_arg: cache},
-                ).logits
-            texts = tokenizer.batch_decode(tokens, skip_special_tokens=True)
-            for i, text in zip(idx, texts):
-                out[i] = text.strip()
-    return out  # type: ignore[return-value]
+        for b, idx in enumerate(batches):
+            state = _Decoding(model, [prompts[i] for i in idx], idx, pad_id, device)
+            last = b == len(batches) - 1
+            state.run(tokens, eos, max_new_tokens, bar, park_at=0 if last or not _mergeable(state.cache) else park_at)
+            if len(state.rows):
+                parked.append(state)
+        while parked:  # the parked rows of several batches finish together, at most batch_size at a time
+            group = [parked.pop()]
+            while parked and sum(len(s.rows) for s in group) + len(parked[-1].rows) <= batch_size:
+                group.append(parked.pop())
+            _Decoding.merge(group).run(tokens, eos, max_new_tokens, bar, park_at=0)
+    bar.close()
+    return [text.strip() for text in tokenizer.batch_decode(tokens, skip_special_tokens=True)]
+
+
+class _Decoding:
+    """Rows of a greedy decoding in progress: their key/value cache, attention mask, positions and the logits from
+    which each row's next token is taken."""
+
+    def __init__(self, model: Any, prompts: list[Sequence[int]], rows: list[int], pad_id: int, device: Any) -> None:
+        import torch
+
+        self.model = model
+        self.logits, self.mask, self.position, self.cache, self.cache_arg = _prefill(model, prompts, pad_id, device)
+        self.rows = torch.tensor(rows, device=device)  # the prompt each row generates for
+
+    def run(self, tokens: list[list[int]], eos: Any, max_new_tokens: int, bar: Any, park_at: int) -> None:
+        """Decodes until every row has stopped (end-of-sequence or `max_new_tokens`), or until at most `park_at` rows
+        are left (they then wait, with their next token not yet taken, to be merged with other parked rows)."""
+        import torch
+
+        while len(self.rows) > park_at:
+            next_token = self.logits[:, -1, :].argmax(-1)
+            done = torch.isin(next_token, eos)
+            for k, (row, token) in enumerate(zip(self.rows.tolist(), next_token.tolist())):
+                tokens[row].append(token)
+                if len(tokens[row]) == max_new_tokens:
+                    done[k] = True
+            if bool(done.any()):  # finished rows leave the batch and the cache
+                bar.update(int(done.sum()))
+                keep = (~done).nonzero().squeeze(1)
+                self.cache.batch_select_indices(keep)
+                self.rows, next_token = self.rows[keep], next_token[keep]
+                self.mask, self.position = self.mask[keep], self.position[keep]
+                if len(self.rows) == 0:
+                    return
+            self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
+            self.position = self.position + 1
+            self.logits = self.model(
+                input_ids=next_token.unsqueeze(1),
+                attention_mask=self.mask,
+                position_ids=self.position,
+                use_cache=True,
+                **{self.cache_arg: self.cache},
+            ).logits
+        self.logits = self.logits[:, -1:, :]
+
+    @staticmethod
+    def merge(states: list[_Decoding]) -> _Decoding:
+        """One decoding of the rows of `states`: caches and masks left-padded to the longest, stacked."""
+        import torch
+
+        merged = states[0]
+        for other in states[1:]:
+            merged.mask = _merge_cache(merged.cache, merged.mask, other.cache, other.mask)
+            merged.rows = torch.cat([merged.rows, other.rows])
+            merged.position = torch.cat([merged.position, other.position])
+            merged.logits = torch.cat([merged.logits, other.logits])
+        return merged
+
+
+def _mergeable(cache: Any) -> bool:
+    """Whether rows of another decoding can join `cache`: every layer a plain growing key/value store (not a sliding
+    window or a static cache)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _merge_cache(cache: Any, mask: torch.Tensor, other: Any, other_mask: torch.Tensor) -> torch.Tensor:
+    """Appends the rows of cache `other` to `cache` in place, left-padding the shorter one's keys and values (and its
+    attention mask) to the other's length; returns the merged attention mask."""
+    import torch
+    import torch.nn.functional as F
+
+    length = max(mask.shape[1], other_mask.shape[1])
+
+    def pad(x: torch.Tensor, dim_from_end: int) -> torch.Tensor:
+        return F.pad(x, (0, 0) * (dim_from_end - 1) + (length - x.shape[-dim_from_end], 0))
+
+    for layer, new in zip(cache.layers, other.layers):
+        layer.keys = torch.cat([pad(layer.keys, 2), pad(new.keys, 2)])
+        layer.values = torch.cat([pad(layer.values, 2), pad(new.values, 2)])
+    return torch.cat([pad(mask, 1), pad(other_mask, 1)])

@@ -7,7 +7,7 @@
 - [`SimNPOTrainer`] / [`SimNPOConfig`]: SimNPO (reference-free, length-normalised).
 - [`NonFiniteGuard`]: stops any `Trainer` before a non-finite update reaches the weights (the unlearning trainers
   add it themselves); `safety` also holds the checkpoint-completeness, atomic-save and output-folder helpers.
-- `losses`: `sequence_log_probs`, `sequence_nll`, `npo_loss`, `simnpo_loss`, `kl_divergence`.
+- `losses`: `sequence_log_probs`, `mean_sequence_nll`, `npo_loss`, `simnpo_loss`, `kl_divergence`.
 
 A new method is one `<name>_config.py` (a dataclass subclassing [`UnlearnConfig`]) and one `<name>_trainer.py`
 (a [`UnlearnTrainer`] subclass implementing `forget_loss`).
@@ -19,7 +19,7 @@ from .grad_ascent_config import GradAscentConfig
 from .grad_ascent_trainer import GradAscentTrainer
 from .grad_diff_config import GradDiffConfig
 from .grad_diff_trainer import GradDiffTrainer
-from .losses import kl_divergence, npo_loss, sequence_log_probs, sequence_nll, simnpo_loss
+from .losses import kl_divergence, mean_sequence_nll, npo_loss, sequence_log_probs, simnpo_loss
 from .npo_config import NPOConfig
 from .npo_trainer import NPOTrainer
 from .safety import NonFiniteGuard
@@ -40,8 +40,8 @@ __all__ = [
     "UnlearnConfig",
     "UnlearnTrainer",
     "kl_divergence",
+    "mean_sequence_nll",
     "npo_loss",
     "sequence_log_probs",
-    "sequence_nll",
     "simnpo_loss",
 ]

@@ -27,7 +27,7 @@ from ..data.templates import IGNORE_INDEX
 from ..data.unlearn import ForgetRetainCollator, ForgetRetainDataset
 from .base_config import UnlearnConfig
 from .inputs import check_vocabulary, prepare_unlearning_dataset
-from .losses import kl_divergence, sequence_log_probs, sequence_nll
+from .losses import kl_divergence, mean_sequence_nll, sequence_log_probs
 from .model_card import ModelCardMixin
 from .safety import (
     NonFiniteGuard,
@@ -422,7 +422,7 @@ class UnlearnTrainer(ModelCardMixin, Trainer):
     def retain_loss(self, model: nn.Module, retain: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         """The retain term: mean per-sequence NLL of the retain answers, or the KL from the reference."""
         if self.args.retain_loss_type == "nll":
-            return sequence_nll(logits, retain["labels"])
+            return mean_sequence_nll(logits, retain["labels"])
         with self._reference_context(model) as ref:
             ref_logits = self._forward_logits(ref, [retain])[0]
         # KL over every real token of the retain sequence (prompt and answer), as in TOFU's KL baseline.

@@ -45,9 +45,9 @@ from ..logprobs import IGNORE_INDEX, sequence_log_probs
 
 __all__ = [
     "kl_divergence",
+    "mean_sequence_nll",
     "npo_loss",
     "sequence_log_probs",
-    "sequence_nll",
     "simnpo_loss",
 ]
 
@@ -62,12 +62,13 @@ def _check_lengths(num_tokens: torch.Tensor, what: str) -> None:
         )
 
 
-def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def mean_sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean over sequences of each sequence's mean token negative log-likelihood: a scalar loss.
 
     This is the retain (and gradient-ascent forget) term. (The per-sequence values, as the evaluation uses them, are
-    `hf_unlearn.logprobs.sequence_nll`; both are built on the same `sequence_log_probs`.) It equals the usual HF token-mean loss when all sequences
-    have the same number of label tokens, and, unlike it, does not depend on how a global batch is split.
+    `hf_unlearn.logprobs.per_sequence_nll`; both are built on the same `sequence_log_probs`.) It equals the usual HF
+    token-mean loss when all sequences have the same number of label tokens, and, unlike it, does not depend on how a
+    global batch is split.
 
     Args:
         logits (`torch.Tensor`): `(batch, seq, vocab)`.
@@ -78,11 +79,11 @@ def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
     Example:
         >>> import torch
-        >>> round(sequence_nll(torch.zeros(2, 3, 4), torch.tensor([[-100, 1, 2], [-100, -100, 3]])).item(), 4)
+        >>> round(mean_sequence_nll(torch.zeros(2, 3, 4), torch.tensor([[-100, 1, 2], [-100, -100, 3]])).item(), 4)
         1.3863
     """
     logps, num_tokens = sequence_log_probs(logits, labels)
-    _check_lengths(num_tokens, "sequence_nll")
+    _check_lengths(num_tokens, "mean_sequence_nll")
     return (-logps / num_tokens).mean()
 
 

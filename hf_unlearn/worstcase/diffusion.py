@@ -48,6 +48,7 @@ __all__ = [
     "PromptSelectionProblem",
     "format_worstcase_prompts_markdown",
     "load_prompt_selection",
+    "paired_worstcase_summary",
     "prompt_selection_record",
     "run_worstcase_prompts",
     "select_prompt_set",
@@ -471,6 +472,32 @@ def _summarise_prompt_runs(runs: list[dict[str, Any]]) -> dict[str, dict[str, di
     return summary
 
 
+def paired_worstcase_summary(results: dict[str, Any]) -> str:
+    """One line pairing worst-case and random sets seed by seed: each seed's two concept rates on the set's own
+    prompts, and in how many seeds the worst-case set kept more of the concept (harder to erase), on its prompts and on
+    all the concept's prompts.
+
+    Example:
+        >>> run = lambda seed, w, r, wa, ra: {"seed": seed, "results": {
+        ...     "worst-case": {"set_concept_rate": w, "all_concept_rate": wa},
+        ...     "random": {"set_concept_rate": r, "all_concept_rate": ra}}}
+        >>> print(paired_worstcase_summary({"runs": [run(0, 0.5, 0.25, 0.4, 0.3), run(1, 0.1, 0.2, 0.1, 0.1)]}))
+        Per seed, worst-case vs random on the set's prompts: seed 0 0.500 vs 0.250, seed 1 0.100 vs 0.200; the worst-case set kept more of the concept in 1 of 2 seeds on its prompts and in 1 of 2 on all the concept's prompts.
+    """
+    runs = results["runs"]
+    pairs = [(r["results"]["worst-case"], r["results"]["random"]) for r in runs]
+    per_seed = ", ".join(
+        f"seed {r['seed']} {w['set_concept_rate']:.3f} vs {q['set_concept_rate']:.3f}"
+        for r, (w, q) in zip(runs, pairs)
+    )
+    on_set = sum(w["set_concept_rate"] > q["set_concept_rate"] for w, q in pairs)
+    on_all = sum(w["all_concept_rate"] > q["all_concept_rate"] for w, q in pairs)
+    return (
+        f"Per seed, worst-case vs random on the set's prompts: {per_seed}; the worst-case set kept more of the concept "
+        f"in {on_set} of {len(runs)} seeds on its prompts and in {on_all} of {len(runs)} on all the concept's prompts."
+    )
+
+
 def format_worstcase_prompts_markdown(results: dict[str, Any]) -> str:
     """A Markdown table of [`run_worstcase_prompts`] results: median [min, max] over seeds per prompt set."""
     s, summary = results["settings"], results["summary"]
@@ -495,6 +522,7 @@ def format_worstcase_prompts_markdown(results: dict[str, Any]) -> str:
     lines.append(f"| (original encoder) | - | {fmt(orig['all_concept_rate'])} | {fmt(orig['retain_accuracy'])} |")
     j = results.get("mean_pairwise_jaccard_worst_case")
     overlaps = ", ".join(f"{r['jaccard_worst_lowest']:.2f}" for r in results["runs"])
+    lines += ["", paired_worstcase_summary(results)]
     lines += [
         "",
         (

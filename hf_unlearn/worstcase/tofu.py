@@ -134,7 +134,7 @@ class AuthorSelectionProblem(SelectionProblem):
         return pad_batch([self.features[i] for i in rows.tolist()], self.pad_id)
 
     def lower_loss(self, model, weights, step, generator):
-        from ..trainer.losses import npo_loss, sequence_log_probs, sequence_nll
+        from ..trainer.losses import mean_sequence_nll, npo_loss, sequence_log_probs
 
         w_rows = weights[self.row_unit].clamp(0.0, 1.0).double()
         draws = []
@@ -143,10 +143,10 @@ class AuthorSelectionProblem(SelectionProblem):
             draws.append(torch.multinomial(p, self.batch_size, replacement=True, generator=generator))
         forget_rows, retain_rows = draws
         forget, retain = self._batch(forget_rows), self._batch(retain_rows)
-        retain_term = sequence_nll(model(**retain).logits, retain["labels"])
+        retain_term = mean_sequence_nll(model(**retain).logits, retain["labels"])
         forget_logits = model(**forget).logits
         if self.method == "graddiff":
-            return -sequence_nll(forget_logits, forget["labels"]) + retain_term
+            return -mean_sequence_nll(forget_logits, forget["labels"]) + retain_term
         log_probs, _ = sequence_log_probs(forget_logits, forget["labels"])
         return npo_loss(log_probs, self.ref_log_probs[forget_rows], beta=self.beta) + retain_term
 
