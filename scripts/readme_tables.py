@@ -267,8 +267,11 @@ def render_diffusion_methods(data: dict) -> str:
         "",
         (
             f"SalUn: mask density {density:.3f}; non-salient UNet weights bit-identical to the original after training "
-            f"in {'every seed' if frozen else 'NOT every seed'}. Training times are wall seconds on a shared, loaded "
-            "2-core CPU (compare within a row set, not across machines)."
+            f"in {'every seed' if frozen else 'NOT every seed'}. AdvUnlearn: {s['text_encoder_steps']} steps "
+            f"({s['warmup_iter']} plain-ESD warmup), a {s['attack_step']}-step inner attack fitting the "
+            f"{s.get('attack_loss', 'match')!r} loss, plain-prompt ESD weight {s.get('plain_prompt_weight', 0.0):g}. "
+            "Training times are wall seconds on a shared, loaded 2-core CPU (compare within a row set, not across "
+            "machines)."
         ),
     ]
     original = statistics.mean(r["models"]["original"]["concept_rate"] for r in runs)
