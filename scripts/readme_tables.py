@@ -816,6 +816,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "worstcase-digits-class": ("worstcase/digits_class.json", render_worstcase_digits),
     "worstcase-tofu-test": ("worstcase/tofu_test.json", render_worstcase_tofu),
     "salun-classification": ("salun_classification.json", render_salun_classification),
+    "salun-simnpo": ("salun_simnpo_tofu.json", render_salun_simnpo),
 }
 
 

@@ -221,3 +221,15 @@ def test_the_digits_worstcase_json_holds_the_readme_claims():
     assert len(retrain) == len(example["config"]["seeds"]) and all(r["UA"] == r["MIA"] == 0 for r in retrain)
     classes = json.loads((results / "digits_class.json").read_text())["selections"]
     assert all(s["worst"]["units"] == s["lowest_loss"]["units"] == [0] for s in classes.values())
+
+
+def test_the_salun_simnpo_json_has_five_seeds_and_holds_the_readme_claims():
+    # machine-independent claims of the README's SalUn paragraph: SalUn changes only its half of the weights, keeps
+    # the rest bit-identical in every run, and keeps model utility at >= 0.95x the retain model's in every run
+    data = json.loads((ROOT / "benchmarks" / "results" / "salun_simnpo_tofu.json").read_text())
+    retain = next(r for r in data["rows"] if r["model"].startswith("retain"))["model_utility"]
+    runs = [r for r in data["rows"] if r["seed"] is not None]
+    assert len({r["seed"] for r in runs}) >= 5
+    salun = [r for r in runs if "SalUn" in r["model"]]
+    assert salun and all(r["frozen_bit_identical"] and r["fraction_of_weights_changed"] <= 0.5 for r in salun)
+    assert all(r["model_utility"] >= tables.MIN_UTILITY_X_RETAIN * retain for r in runs)
