@@ -2,7 +2,7 @@
 # Mutation testing of the modules whose bugs give silent wrong answers (see [tool.mutmut] in pyproject.toml).
 #
 #   pip install -c constraints.txt -e ".[dev]"     # the `mutation` extra brings mutmut 3.x
-#   bash scripts/mutation.sh                        # every configured module, one run (times: mutation/survivors.md)
+#   bash scripts/mutation.sh                        # every configured module, one run (time: mutation/README.md)
 #   bash scripts/mutation.sh eval/mia.py worstcase  # only these modules' mutants (a file or a folder of hf_unlearn/)
 #
 # Prints mutants / killed / survived per module (scripts/mutation_summary.py) and writes mutants/last_run.json

@@ -267,8 +267,11 @@ def render_diffusion_methods(data: dict) -> str:
         "",
         (
             f"SalUn: mask density {density:.3f}; non-salient UNet weights bit-identical to the original after training "
-            f"in {'every seed' if frozen else 'NOT every seed'}. Training times are wall seconds on a shared, loaded "
-            "2-core CPU (compare within a row set, not across machines)."
+            f"in {'every seed' if frozen else 'NOT every seed'}. AdvUnlearn: {s['text_encoder_steps']} steps "
+            f"({s['warmup_iter']} plain-ESD warmup), a {s['attack_step']}-step inner attack fitting the "
+            f"{s.get('attack_loss', 'match')!r} loss, plain-prompt ESD weight {s.get('plain_prompt_weight', 0.0):g}. "
+            "Training times are wall seconds on a shared, loaded 2-core CPU (compare within a row set, not across "
+            "machines)."
         ),
     ]
     original = statistics.mean(r["models"]["original"]["concept_rate"] for r in runs)
@@ -761,6 +764,41 @@ def render_salun_classification(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_salun_simnpo(data: dict) -> str:
+    """SimNPO with and without SalUn on mini-TOFU (`benchmarks/salun_simnpo_tofu.py` results.json): forget quality per
+    seed and its median, model utility mean ± sample std, share of weights changed, frozen weights bit-identical."""
+    args, rows = data["args"], data["rows"]
+    salun_lrs = args.get("salun_learning_rates") or [args["learning_rate"]]
+    lines = [
+        (
+            f"`python benchmarks/salun_simnpo_tofu.py --output_dir OUT --preset {args['preset']} --seeds "
+            f"{' '.join(map(str, args['seeds']))} --salun_learning_rates {' '.join(f'{lr:g}' for lr in salun_lrs)}` "
+            f"({args['forget_split']}, β {args['beta']:g}, {args['num_train_epochs']:g} epochs, SalUn sparsity "
+            f"{args['sparsity']:g}; forget quality per seed in seed order):"
+        ),
+        "",
+        "| run | forget quality (per seed) | median | model utility | weights changed | frozen weights bit-identical |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["seed"] is None:
+            lines.append(f"| {r['model']} | {_fmt(r['forget_quality'])} | - | {r['model_utility']:.3f} | - | - |")
+    variants: dict[tuple[str, float], list[dict]] = {}
+    for r in rows:
+        if r["seed"] is not None:
+            variants.setdefault((r["model"], r["learning_rate"]), []).append(r)
+    for (model, lr), runs in variants.items():
+        fq = [r["forget_quality"] for r in runs]
+        changed = statistics.mean(r["fraction_of_weights_changed"] for r in runs)
+        frozen = "yes, every seed" if all(r.get("frozen_bit_identical") for r in runs) else "no"
+        lines.append(
+            f"| {model}, lr {lr:g} | {' / '.join(_fmt(x) for x in fq)} | {_fmt(statistics.median(fq))} | "
+            f"{_spread([r['model_utility'] for r in runs])} | {changed:.2f} | "
+            f"{frozen if 'frozen_bit_identical' in runs[0] else '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer), or (tuple of files, renderer of their list). One
 #: renderer per README table: to add a table, write its benchmark's JSON under benchmarks/results/, add a
 #: `render_<name>(data: dict) -> str` here, register it, put `<!-- results:NAME -->` / `<!-- /results:NAME -->` in
@@ -788,6 +826,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "worstcase-digits-class": ("worstcase/digits_class.json", render_worstcase_digits),
     "worstcase-tofu-test": ("worstcase/tofu_test.json", render_worstcase_tofu),
     "salun-classification": ("salun_classification.json", render_salun_classification),
+    "salun-simnpo": ("salun_simnpo_tofu.json", render_salun_simnpo),
 }
 
 

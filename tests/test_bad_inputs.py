@@ -533,6 +533,22 @@ def eval_hub_id_offline(tmp_path, request):
 
 
 @case(
+    "evaluator",
+    "a sequence to score with no labelled tokens (`score_sequences`)",
+    "drop the row (an empty or truncated answer), or raise `max_length`",
+)
+def eval_sequence_without_scored_tokens(tmp_path, request):
+    from hf_unlearn.eval.scoring import score_sequences
+
+    feats = [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5, 6], "labels": [-100, -100]}]
+    with (
+        untouched(tmp_path),
+        pytest.raises(ValueError, match=r"sequence\(s\) \[1\] have no labelled tokens.*max_length"),
+    ):
+        score_sequences(_model(), feats, pad_token_id=0)
+
+
+@case(
     "robustness",
     "`--relearn_steps` not strictly increasing (`0,10,5`, `0,5,5`)",
     "strictly increasing steps >= 0, e.g. `0,10,25,50`",

@@ -240,3 +240,33 @@ def test_shape_errors_name_the_expected_shapes():
         sequence_log_probs(torch.zeros(2, 3), torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="expected logits"):
         sequence_log_probs(torch.zeros(1, 4, 5), torch.zeros(1, 3, dtype=torch.long))
+
+
+# -------------------------------------------------------------- mutants of the full-scope run (issue 16, kinds 1 and 3)
+
+
+def test_salun_random_label_loss_default_alpha_is_the_reference_codes_half():
+    from hf_unlearn.diffusion.losses import salun_random_label_loss
+
+    eps_forget = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    eps_pseudo = torch.tensor([[0.0, 2.0], [1.0, 1.0]], requires_grad=True)  # differences 1, 0, 2, 3: mean square 3.5
+    retain_pred = torch.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    retain_target = torch.tensor([0.0, 3.0, 1.0])  # differences 1, -2, 0: mean square 5/3
+    loss, forget, retain = salun_random_label_loss(eps_forget, eps_pseudo, retain_pred, retain_target)
+    assert forget.item() == pytest.approx(3.5) and retain.item() == pytest.approx(5 / 3)
+    assert loss.item() == pytest.approx(3.5 + 0.5 * 5 / 3)  # alpha 0.5 (SalUn's SD Imagenette setting)
+    loss.backward()
+    assert eps_pseudo.grad is None  # the pseudo prompt's prediction is a fixed target
+    assert torch.allclose(eps_forget.grad, torch.tensor([[0.5, 0.0], [1.0, 1.5]]))  # 2 d / 4
+    assert torch.allclose(retain_pred.grad, torch.tensor([1 / 3, -2 / 3, 0.0]))  # 0.5 * 2 d / 3
+
+
+def test_sequence_nlls_name_exactly_the_rows_without_labelled_tokens():
+    from hf_unlearn import logprobs
+
+    logits = torch.zeros(3, 3, 4)
+    # after the causal shift the scored labels are columns 1-2: row 0 has two, row 1 none, row 2 one
+    labels = torch.tensor([[0, 1, 2], [0, -100, -100], [0, -100, 3]])
+    for nll in (mean_sequence_nll, logprobs.per_sequence_nll):  # the trainers' and the evaluation's
+        with pytest.raises(ValueError, match=r"sequence\(s\) \[1\] of the batch have no label"):
+            nll(logits, labels)

@@ -487,3 +487,47 @@ def test_retain_auc_from_results_without_a_summary_is_refused():
 
     with pytest.raises(ValueError, match="summary.mia_min_k"):
         retain_min_k_auc({"mia_min_k": 0.5})
+
+
+# -------------------------------------------------------------- mutants of the full-scope run (issue 16, kinds 1 and 3)
+
+
+def test_mia_from_sequence_scores_default_k_is_a_fifth_of_the_tokens():
+    from hf_unlearn.eval.mia import mia_scores_from_sequence_scores
+    from hf_unlearn.eval.scoring import SequenceScores
+
+    lp = -torch.arange(1.0, 11.0)  # token log-probs -1 ... -10
+    scores = SequenceScores(
+        nll=torch.tensor([5.5]), nll_sum=torch.tensor([55.0]), num_tokens=torch.tensor([10]), token_logprobs=[lp]
+    )
+    out = mia_scores_from_sequence_scores(scores, ["loss", "min_k"])
+    # default k 0.2: the 2 lowest of 10 log-probs (-10, -9), mean -9.5; loss = -mean NLL
+    assert out["min_k"].tolist() == pytest.approx([-9.5]) and out["loss"].tolist() == pytest.approx([-5.5])
+
+
+def test_mia_from_sequence_scores_refuses_missing_inputs_before_scoring():
+    from hf_unlearn.eval.mia import mia_scores_from_sequence_scores
+    from hf_unlearn.eval.scoring import SequenceScores
+
+    plain = SequenceScores(nll=torch.tensor([1.0]), nll_sum=torch.tensor([2.0]), num_tokens=torch.tensor([2]))
+    with pytest.raises(ValueError, match="the reference attack needs a model"):
+        mia_scores_from_sequence_scores(plain, ["loss", "reference"])
+    for texts in (None, ["one", "two"]):  # none, or one text too many
+        with pytest.raises(ValueError, match="the zlib attack needs scored_texts"):
+            mia_scores_from_sequence_scores(plain, ["zlib"], scored_texts=texts)
+    with pytest.raises(ValueError, match="the min_k attack needs token log-probabilities"):
+        mia_scores_from_sequence_scores(plain, ["min_k"])
+    with_lp = SequenceScores(**{**vars(plain), "token_logprobs": [torch.tensor([-1.0, -3.0])]})
+    with pytest.raises(ValueError, match=r"the min_k\+\+ attack needs token moments"):
+        mia_scores_from_sequence_scores(with_lp, ["min_k++"])
+
+
+def test_mia_scores_from_features_checks_attacks_and_texts_before_any_model_call():
+    from hf_unlearn.eval.mia import mia_scores_from_features
+
+    features = [{"input_ids": [1, 2], "labels": [1, 2]}]
+    for attacks in (["loss", "nope"], []):
+        with pytest.raises(ValueError, match="attacks must be a non-empty subset"):
+            mia_scores_from_features(None, features, pad_token_id=0, attacks=attacks)  # no model: nothing runs
+    with pytest.raises(ValueError, match="the zlib attack needs scored_texts"):
+        mia_scores_from_features(None, features, pad_token_id=0, attacks=["zlib"])

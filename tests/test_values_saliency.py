@@ -306,3 +306,75 @@ def test_guard_keeps_guarding_after_a_fully_salient_parameter_and_after_reattach
     _step(model, opt)
     assert model.bias.detach()[0].item() == bias0
     guard.remove()
+
+
+# -------------------------------------------------------------- mutants of the full-scope run (issue 16, kinds 1 and 3)
+
+
+def _linear_with(weight: list[list[float]], bias: list[float]) -> nn.Linear:
+    model = nn.Linear(len(weight[0]), len(weight))
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor(weight))
+        model.bias.copy_(torch.tensor(bias))
+    return model
+
+
+def test_frozen_weights_fingerprint_hashes_the_sampled_frozen_weights_by_name():
+    import hashlib
+
+    import numpy as np
+
+    from hf_unlearn.saliency import frozen_weights_fingerprint
+
+    model = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])
+    mask = {"weight": torch.tensor([[1, 0, 0], [0, 0, 1]]), "bias": torch.tensor([0, 1])}
+
+    def sha(*parts: tuple[bytes, list[float]]) -> str:
+        h = hashlib.sha256()
+        for name, values in parts:  # names in sorted order, then the frozen values as float32
+            h.update(name + np.array(values, dtype=np.float32).tobytes())
+        return h.hexdigest()
+
+    # frozen: weight 2, 3, 4, 5 (row-major) and bias 7; every one with the default 64 samples per tensor
+    assert frozen_weights_fingerprint(mask, model) == sha((b"bias", [7.0]), (b"weight", [2.0, 3.0, 4.0, 5.0]))
+    # 2 samples per tensor: every (4 // 2)-th frozen weight, 2 and 4; a mask entry the model lacks is skipped
+    fp = frozen_weights_fingerprint({**mask, "other.weight": torch.ones(2)}, model, samples_per_tensor=2)
+    assert fp == sha((b"bias", [7.0]), (b"weight", [2.0, 4.0]))
+    # a mask entry of the wrong shape is skipped, and the entries after it still count
+    fp = frozen_weights_fingerprint({"bias": torch.ones(5), "weight": mask["weight"]}, model)
+    assert fp == sha((b"weight", [2.0, 3.0, 4.0, 5.0]))
+    # 130 frozen weights, default 64 samples: every (130 // 64 = 2)-nd one, the first 64 of them
+    wide = _linear_with([[float(i) for i in range(130)]], [0.0])
+    fp = frozen_weights_fingerprint({"weight": torch.zeros(1, 130), "bias": torch.ones(1)}, wide)
+    assert fp == sha((b"bias", []), (b"weight", [float(i) for i in range(0, 128, 2)]))
+    salient_moved = _linear_with([[-1.0, 2.0, 3.0], [4.0, 5.0, -6.0]], [7.0, -8.0])
+    assert frozen_weights_fingerprint(mask, salient_moved) == frozen_weights_fingerprint(mask, model)
+    frozen_moved = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.5, 6.0]], [7.0, 8.0])
+    assert frozen_weights_fingerprint(mask, frozen_moved) != frozen_weights_fingerprint(mask, model)
+
+
+def test_load_saliency_mask_refuses_a_mask_of_another_model_of_the_same_shapes(tmp_path):
+    from hf_unlearn.saliency import frozen_weights_fingerprint, load_saliency_mask, save_saliency_mask
+    from hf_unlearn.saliency.mask import FINGERPRINT_KEY
+
+    model = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])
+    other = _linear_with([[1.0, 2.5, 3.0], [4.0, 5.0, 6.0]], [7.0, 8.0])  # one frozen weight differs
+    mask = {"weight": torch.tensor([[1, 0, 0], [0, 0, 1]]), "bias": torch.tensor([0, 1])}
+    path = tmp_path / "mask.safetensors"
+    save_saliency_mask(mask, path, metadata={FINGERPRINT_KEY: frozen_weights_fingerprint(mask, model)})
+    loaded = load_saliency_mask(path, model)
+    assert all(torch.equal(loaded[n], mask[n].bool()) for n in mask)
+    with pytest.raises(ValueError, match=r"mask.safetensors: .*frozen weights differ"):
+        load_saliency_mask(path, other)
+    assert load_saliency_mask(path).keys() == mask.keys()  # without a model, nothing to check against
+
+
+def test_default_forget_loss_refuses_outputs_without_a_loss():
+    from hf_unlearn.saliency.mask import default_forget_loss
+
+    class NoLoss(nn.Module):
+        def forward(self, **batch):
+            return (batch["input_ids"].float(),)  # a tuple: no `loss` attribute
+
+    with pytest.raises(ValueError, match="The model returned no `loss` for a forget batch"):
+        default_forget_loss(NoLoss(), {"input_ids": torch.zeros(2)})

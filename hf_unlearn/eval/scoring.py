@@ -482,10 +482,13 @@ def generate_greedy(
     """Greedy continuations of tokenised prompts, batched with left padding; returns the decoded new text.
 
     The same tokens as `model.generate(do_sample=False, num_beams=1, max_new_tokens=...)` on each prompt alone, made
-    faster: prompts are sorted by length into batches (little padding), decoded with a key/value cache, and a row
-    leaves the batch (and the cache) as soon as it emits an end-of-sequence token, so a batch costs as many steps as
-    its longest answer and each step only the rows still running; the prompt's logits are computed only at its last
-    position where the model allows (`logits_to_keep`). Decoder-only models.
+    faster: prompts are sorted by length into batches of `batch_size` (little padding) and decoded with a key/value
+    cache; a row leaves the batch (and the cache) as soon as it emits an end-of-sequence token. When a batch is down
+    to a quarter of its rows, those rows are parked (cache kept) and the next batch starts; parked rows of several
+    batches then finish together, their caches left-padded to a common length, at most `batch_size` at a time, so a
+    few long answers do not each cost a run of one-row steps. The prompt's logits are computed only at its last
+    position where the model allows (`logits_to_keep`). Decoder-only models; rows are not parked when the cache has
+    other than plain growing layers (e.g. sliding-window attention).
 
     Args:
         model (`PreTrainedModel`): A causal LM.
@@ -525,37 +528,106 @@ def generate_greedy(
     if getattr(getattr(model, "config", None), "is_encoder_decoder", False):
         raise ValueError("generate_greedy supports decoder-only (causal) language models.")
     pad_id = require_pad_token(tokenizer)
-    eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long)
     device = _device_of(model)
-    eos = eos.to(device)
-    out: list[str | None] = [None] * len(prompts)
+    eos = torch.tensor(_eos_ids(model, tokenizer), dtype=torch.long, device=device)
+    tokens: list[list[int]] = [[] for _ in prompts]
     batches = _batches_by_length([len(p) for p in prompts], batch_size)
+    park_at = batch_size // 4  # a batch down to this many rows parks them and the next batch starts
+    parked: list[_Decoding] = []
+    bar = tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False)
     with torch.inference_mode(), eval_mode(model):
-        for idx in tqdm(batches, desc=desc, disable=not progress, leave=False):
-            logits, mask, position, cache, cache_arg = _prefill(model, [prompts[i] for i in idx], pad_id, device)
-            rows = torch.arange(len(idx), device=device)  # which rows of the batch are still generating
-            tokens: list[list[int]] = [[] for _ in idx]
-            for step in range(max_new_tokens):
-                next_token = logits[:, -1, :].argmax(-1)
-                for row, token in zip(rows.tolist(), next_token.tolist()):
-                    tokens[row].append(token)
-                running = ~torch.isin(next_token, eos)
-                if step == max_new_tokens - 1 or not bool(running.any()):
-                    break
-                if not bool(running.all()):  # finished rows leave the batch and the cache
-                    keep = running.nonzero().squeeze(1)
-                    cache.batch_select_indices(keep)
-                    rows, next_token, mask, position = rows[keep], next_token[keep], mask[keep], position[keep]
-                mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
-                position = position + 1
-                logits = model(
-                    input_ids=next_token.unsqueeze(1),
-                    attention_mask=mask,
-                    position_ids=position,
-                    use_cache=True,
-                    **{cache_arg: cache},
-                ).logits
-            texts = tokenizer.batch_decode(tokens, skip_special_tokens=True)
-            for i, text in zip(idx, texts):
-                out[i] = text.strip()
-    return out  # type: ignore[return-value]
+        for b, idx in enumerate(batches):
+            state = _Decoding(model, [prompts[i] for i in idx], idx, pad_id, device)
+            last = b == len(batches) - 1
+            state.run(tokens, eos, max_new_tokens, bar, park_at=0 if last or not _mergeable(state.cache) else park_at)
+            if len(state.rows):
+                parked.append(state)
+        while parked:  # the parked rows of several batches finish together, at most batch_size at a time
+            group = [parked.pop()]
+            while parked and sum(len(s.rows) for s in group) + len(parked[-1].rows) <= batch_size:
+                group.append(parked.pop())
+            _Decoding.merge(group).run(tokens, eos, max_new_tokens, bar, park_at=0)
+    bar.close()
+    return [text.strip() for text in tokenizer.batch_decode(tokens, skip_special_tokens=True)]
+
+
+class _Decoding:
+    """Rows of a greedy decoding in progress: their key/value cache, attention mask, positions and the logits from
+    which each row's next token is taken."""
+
+    def __init__(self, model: Any, prompts: list[Sequence[int]], rows: list[int], pad_id: int, device: Any) -> None:
+        import torch
+
+        self.model = model
+        self.logits, self.mask, self.position, self.cache, self.cache_arg = _prefill(model, prompts, pad_id, device)
+        self.rows = torch.tensor(rows, device=device)  # the prompt each row generates for
+
+    def run(self, tokens: list[list[int]], eos: Any, max_new_tokens: int, bar: Any, park_at: int) -> None:
+        """Decodes until every row has stopped (end-of-sequence or `max_new_tokens`), or until at most `park_at` rows
+        are left (they then wait, with their next token not yet taken, to be merged with other parked rows)."""
+        import torch
+
+        while len(self.rows) > park_at:
+            next_token = self.logits[:, -1, :].argmax(-1)
+            done = torch.isin(next_token, eos)
+            for k, (row, token) in enumerate(zip(self.rows.tolist(), next_token.tolist())):
+                tokens[row].append(token)
+                if len(tokens[row]) == max_new_tokens:
+                    done[k] = True
+            if bool(done.any()):  # finished rows leave the batch and the cache
+                bar.update(int(done.sum()))
+                keep = (~done).nonzero().squeeze(1)
+                self.cache.batch_select_indices(keep)
+                self.rows, next_token = self.rows[keep], next_token[keep]
+                self.mask, self.position = self.mask[keep], self.position[keep]
+                if len(self.rows) == 0:
+                    return
+            self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
+            self.position = self.position + 1
+            self.logits = self.model(
+                input_ids=next_token.unsqueeze(1),
+                attention_mask=self.mask,
+                position_ids=self.position,
+                use_cache=True,
+                **{self.cache_arg: self.cache},
+            ).logits
+        self.logits = self.logits[:, -1:, :]
+
+    @staticmethod
+    def merge(states: list[_Decoding]) -> _Decoding:
+        """One decoding of the rows of `states`: caches and masks left-padded to the longest, stacked."""
+        import torch
+
+        merged = states[0]
+        for other in states[1:]:
+            merged.mask = _merge_cache(merged.cache, merged.mask, other.cache, other.mask)
+            merged.rows = torch.cat([merged.rows, other.rows])
+            merged.position = torch.cat([merged.position, other.position])
+            merged.logits = torch.cat([merged.logits, other.logits])
+        return merged
+
+
+def _mergeable(cache: Any) -> bool:
+    """Whether rows of another decoding can join `cache`: every layer a plain growing key/value store (not a sliding
+    window or a static cache)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def _merge_cache(cache: Any, mask: torch.Tensor, other: Any, other_mask: torch.Tensor) -> torch.Tensor:
+    """Appends the rows of cache `other` to `cache` in place, left-padding the shorter one's keys and values (and its
+    attention mask) to the other's length; returns the merged attention mask."""
+    import torch
+    import torch.nn.functional as F
+
+    length = max(mask.shape[1], other_mask.shape[1])
+
+    def pad(x: torch.Tensor, dim_from_end: int) -> torch.Tensor:
+        return F.pad(x, (0, 0) * (dim_from_end - 1) + (length - x.shape[-dim_from_end], 0))
+
+    for layer, new in zip(cache.layers, other.layers):
+        layer.keys = torch.cat([pad(layer.keys, 2), pad(new.keys, 2)])
+        layer.values = torch.cat([pad(layer.values, 2), pad(new.values, 2)])
+    return torch.cat([pad(mask, 1), pad(other_mask, 1)])

@@ -479,8 +479,9 @@ class TofuEvaluator:
     Per model, each question and all of its answers (true, paraphrased, perturbed) are one packed row of one forward
     pass, the question's tokens run once ([`~hf_unlearn.eval.scoring.score_continuations`], length-sorted batches),
     and that pass also gives the forget set's membership-inference scores and extraction strength (privacy metrics).
-    Greedy answers come from [`~hf_unlearn.eval.scoring.generate_greedy`] (length-bucketed batches, key/value cache,
-    rows leave the batch at end-of-sequence). The numbers are those of [`evaluate_tofu`], which is this class called
+    Greedy answers to all sets' questions come from one call of [`~hf_unlearn.eval.scoring.generate_greedy`]
+    (length-bucketed batches, key/value cache, rows leave the batch at end-of-sequence, the last rows of a batch wait
+    to finish with those of other batches). The numbers are those of [`evaluate_tofu`], which is this class called
     once.
 
     Args:
@@ -590,6 +591,29 @@ class TofuEvaluator:
                 )
         return new_tokens
 
+    def _generate(self, model: Any, tokenized: dict[str, Any], ctx: int | None, progress: bool) -> dict[str, list]:
+        """Greedy answers to every set's questions, in one pool of batches (sets with the same generation length
+        share their batches, so a few long answers in one set do not hold up a batch of their own)."""
+        from .scoring import generate_greedy
+
+        caps = {s: self._new_tokens(tokenized["sets"][s]["prompts"], self.rows[s][0], ctx) for s in self.eval_sets}
+        out: dict[str, list] = {}
+        for cap in sorted(set(caps.values())):
+            group = [s for s in self.eval_sets if caps[s] == cap]
+            texts = generate_greedy(
+                model,
+                self.tokenizer,
+                [p for s in group for p in tokenized["sets"][s]["prompts"]],
+                max_new_tokens=cap,
+                batch_size=self.batch_size,
+                progress=progress,
+                desc="generating",
+            )
+            for s in group:
+                n = len(tokenized["sets"][s]["prompts"])
+                out[s], texts = texts[:n], texts[n:]
+        return out
+
     def __call__(self, model: PreTrainedModel, retain_results: Any = None, progress: bool = False) -> dict[str, Any]:
         """Evaluates `model`; returns what [`evaluate_tofu`] returns.
 
@@ -599,7 +623,7 @@ class TofuEvaluator:
                 forget quality (and the PrivLeak reference).
             progress (`bool`, *optional*, defaults to `False`): Show progress bars.
         """
-        from .scoring import eval_mode, generate_greedy, score_continuations, score_sequences
+        from .scoring import eval_mode, score_continuations, score_sequences
 
         retain_tr = None
         if retain_results is not None:
@@ -615,6 +639,7 @@ class TofuEvaluator:
         per_item: dict[str, dict[str, Any]] = {}
         privacy_results = None
         with eval_mode(model):
+            generated = self._generate(model, tokenized, ctx, progress)
             for eval_set in self.eval_sets:
                 split, rows = self.rows[eval_set]
                 tok = tokenized["sets"][eval_set]
@@ -634,15 +659,7 @@ class TofuEvaluator:
                 nll_ans = nll[tok["ans_idx"]]
                 nll_para = nll[tok["para_idx"]]
                 nll_pert = [nll[idx].tolist() for idx in tok["pert_idx"]]
-                generations = generate_greedy(
-                    model,
-                    self.tokenizer,
-                    tok["prompts"],
-                    max_new_tokens=self._new_tokens(tok["prompts"], split, ctx),
-                    batch_size=self.batch_size,
-                    progress=progress,
-                    desc=f"generating {split}",
-                )
+                generations = generated[eval_set]
                 references = [r["answer"] for r in rows]
                 aggregates, items = tofu_set_metrics(
                     eval_set,
