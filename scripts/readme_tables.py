@@ -481,12 +481,23 @@ def render_advunlearn_robustness(data: dict) -> str:
     seeds = " ".join(str(x) for x in s["seeds"])
     spread = lambda d: f"{d['median']:.3f} [{d['min']:.3f}, {d['max']:.3f}]"  # noqa: E731
     variants = f"--variants {' '.join(s['variants'])} "
-    reused = sorted({n for r in data["runs"] for n in s["variants"] if "reused_from" in r.get(n, {})})
+    copied = {r["seed"]: [n for n in s["variants"] if "reused_from" in r.get(n, {})] for r in data["runs"]}
+    copied = {seed: names for seed, names in copied.items() if names}
+    checks = [r["esd_reproduced"] for r in data["runs"] if "esd_reproduced" in r]
     reuse = (
-        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, the same command's run with "
-        f"`--variants esd {' '.join(reused)}`: training and evaluation are deterministic per seed; ESD retrained beside the new "
-        f"variants{', and it reproduced the earlier metrics exactly' if all(r.get('esd_reproduced') for r in data['runs']) else ''})"
-        if reused
+        " --reuse EARLIER.json` (rows copied from EARLIER.json, an earlier run with the same settings, as training and "
+        "evaluation are deterministic per seed: "
+        + "; ".join(
+            f"seed {seed}: {'every variant' if len(names) == len(s['variants']) else ', '.join(names)}"
+            for seed, names in copied.items()
+        )
+        + (
+            "; ESD was retrained beside the new variants and reproduced the earlier metrics exactly"
+            if checks and all(checks)
+            else ""
+        )
+        + ")"
+        if copied
         else "`"
     )
     offset = s.get("eval_seed_offset", 1000)
