@@ -483,32 +483,41 @@ def render_advunlearn_robustness(data: dict) -> str:
     variants = f"--variants {' '.join(s['variants'])} "
     reused = sorted({n for r in data["runs"] for n in s["variants"] if "reused_from" in r.get(n, {})})
     reuse = (
-        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, an earlier run of the same "
-        "command with those variants: training and evaluation are deterministic per seed; ESD retrained beside the new "
+        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, the same command's run with "
+        f"`--variants esd {' '.join(reused)}`: training and evaluation are deterministic per seed; ESD retrained beside the new "
         f"variants{', and it reproduced the earlier metrics exactly' if all(r.get('esd_reproduced') for r in data['runs']) else ''})"
         if reused
         else "`"
     )
+    offset = s.get("eval_seed_offset", 1000)
+    offset_flag = "" if offset == 1000 else f" --eval_seed_offset {offset}"
+    eval_split = "" if offset == 1000 else f", evaluator seeded with seed + {offset} (`--eval_seed_offset {offset}`)"
     lines = [
         (
             f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} {variants}"
             f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
-            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json{reuse} (world `{s['world']}`, erasing "
+            f"--eval_num_images {s['eval_num_images']}{offset_flag} --output_file OUT.json{reuse} (world `{s['world']}`, "
+            "erasing "
             f"{s['concept']!r}, {s['max_train_steps']} steps, "
-            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
-            "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
+            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps"
+            f"{eval_split}; median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio; retain image "
+            "distance: Fréchet distance of image statistics to the original model's retain images, lower is closer):"
         ),
         "",
-        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s (median) | × ESD |",
-        "|---|---|---|---|---|---|---|---|---|",
+        (
+            "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. "
+            "| retain image distance | train s (median) | × ESD |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ratio = lambda name, k: f"{ratios[name][k]:.2f}" if k in ratios.get(name, {}) else "-"  # noqa: E731
     for name, row in summary.items():
         train = f"{row['train_seconds']['median']:.0f}" if "train_seconds" in row else "-"
+        distance = spread(row["retain_image_distance"]) if name != "original" else "-"
         lines.append(
             f"| {_ROBUSTNESS_NAMES.get(name, name)} | {spread(row['concept_rate'])} | {spread(row['asr_discrete'])} | "
             f"{ratio(name, 'asr_discrete')} | {spread(row['asr_soft'])} | {ratio(name, 'asr_soft')} | "
-            f"{spread(row['retain_accuracy'])} | {train} | {ratio(name, 'train_seconds')} |"
+            f"{spread(row['retain_accuracy'])} | {distance} | {train} | {ratio(name, 'train_seconds')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -755,6 +764,41 @@ def render_salun_classification(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_salun_simnpo(data: dict) -> str:
+    """SimNPO with and without SalUn on mini-TOFU (`benchmarks/salun_simnpo_tofu.py` results.json): forget quality per
+    seed and its median, model utility mean ± sample std, share of weights changed, frozen weights bit-identical."""
+    args, rows = data["args"], data["rows"]
+    salun_lrs = args.get("salun_learning_rates") or [args["learning_rate"]]
+    lines = [
+        (
+            f"`python benchmarks/salun_simnpo_tofu.py --output_dir OUT --preset {args['preset']} --seeds "
+            f"{' '.join(map(str, args['seeds']))} --salun_learning_rates {' '.join(f'{lr:g}' for lr in salun_lrs)}` "
+            f"({args['forget_split']}, β {args['beta']:g}, {args['num_train_epochs']:g} epochs, SalUn sparsity "
+            f"{args['sparsity']:g}; forget quality per seed in seed order):"
+        ),
+        "",
+        "| run | forget quality (per seed) | median | model utility | weights changed | frozen weights bit-identical |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["seed"] is None:
+            lines.append(f"| {r['model']} | {_fmt(r['forget_quality'])} | - | {r['model_utility']:.3f} | - | - |")
+    variants: dict[tuple[str, float], list[dict]] = {}
+    for r in rows:
+        if r["seed"] is not None:
+            variants.setdefault((r["model"], r["learning_rate"]), []).append(r)
+    for (model, lr), runs in variants.items():
+        fq = [r["forget_quality"] for r in runs]
+        changed = statistics.mean(r["fraction_of_weights_changed"] for r in runs)
+        frozen = "yes, every seed" if all(r.get("frozen_bit_identical") for r in runs) else "no"
+        lines.append(
+            f"| {model}, lr {lr:g} | {' / '.join(_fmt(x) for x in fq)} | {_fmt(statistics.median(fq))} | "
+            f"{_spread([r['model_utility'] for r in runs])} | {changed:.2f} | "
+            f"{frozen if 'frozen_bit_identical' in runs[0] else '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 #: Block name -> (JSON file under benchmarks/results, renderer), or (tuple of files, renderer of their list). One
 #: renderer per README table: to add a table, write its benchmark's JSON under benchmarks/results/, add a
 #: `render_<name>(data: dict) -> str` here, register it, put `<!-- results:NAME -->` / `<!-- /results:NAME -->` in
@@ -776,11 +820,13 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "worstcase-prompts-default": ("worstcase_prompts_default.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
     "advunlearn-robustness-default": ("advunlearn_robustness_default.json", render_advunlearn_robustness),
+    "advunlearn-robustness-selection": ("advunlearn_robustness_selection.json", render_advunlearn_robustness),
     "muse-methods": (("muse_methods.json", "muse_methods_lr5e-4.json"), render_muse_methods),
     "worstcase-digits-example": ("worstcase/digits_example.json", render_worstcase_digits),
     "worstcase-digits-class": ("worstcase/digits_class.json", render_worstcase_digits),
     "worstcase-tofu-test": ("worstcase/tofu_test.json", render_worstcase_tofu),
     "salun-classification": ("salun_classification.json", render_salun_classification),
+    "salun-simnpo": ("salun_simnpo_tofu.json", render_salun_simnpo),
 }
 
 

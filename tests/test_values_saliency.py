@@ -340,6 +340,13 @@ def test_frozen_weights_fingerprint_hashes_the_sampled_frozen_weights_by_name():
     # 2 samples per tensor: every (4 // 2)-th frozen weight, 2 and 4; a mask entry the model lacks is skipped
     fp = frozen_weights_fingerprint({**mask, "other.weight": torch.ones(2)}, model, samples_per_tensor=2)
     assert fp == sha((b"bias", [7.0]), (b"weight", [2.0, 4.0]))
+    # a mask entry of the wrong shape is skipped, and the entries after it still count
+    fp = frozen_weights_fingerprint({"bias": torch.ones(5), "weight": mask["weight"]}, model)
+    assert fp == sha((b"weight", [2.0, 3.0, 4.0, 5.0]))
+    # 130 frozen weights, default 64 samples: every (130 // 64 = 2)-nd one, the first 64 of them
+    wide = _linear_with([[float(i) for i in range(130)]], [0.0])
+    fp = frozen_weights_fingerprint({"weight": torch.zeros(1, 130), "bias": torch.ones(1)}, wide)
+    assert fp == sha((b"bias", []), (b"weight", [float(i) for i in range(0, 128, 2)]))
     salient_moved = _linear_with([[-1.0, 2.0, 3.0], [4.0, 5.0, -6.0]], [7.0, -8.0])
     assert frozen_weights_fingerprint(mask, salient_moved) == frozen_weights_fingerprint(mask, model)
     frozen_moved = _linear_with([[1.0, 2.0, 3.0], [4.0, 5.5, 6.0]], [7.0, 8.0])
