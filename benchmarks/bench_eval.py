@@ -8,7 +8,8 @@ recomputed for each), generates with `model.generate` in left-padded batches tha
 is done, and computes the privacy metrics with two more passes over the forget answers (MIA, extraction strength).
 The fast path tokenises once for all models, packs each question with all of its answers into one row (the question
 runs once, one forward call per batch), takes the forget set's MIA and extraction-strength numbers from that same
-pass, and generates with a cache from which finished rows are dropped.
+pass, and generates all sets' answers in one pool of batches with a cache from which finished rows are dropped (a
+batch's last rows finish together with other batches').
 
     python benchmarks/bench_eval.py --output benchmarks/results/eval_speed.json
 

@@ -267,8 +267,11 @@ def render_diffusion_methods(data: dict) -> str:
         "",
         (
             f"SalUn: mask density {density:.3f}; non-salient UNet weights bit-identical to the original after training "
-            f"in {'every seed' if frozen else 'NOT every seed'}. Training times are wall seconds on a shared, loaded "
-            "2-core CPU (compare within a row set, not across machines)."
+            f"in {'every seed' if frozen else 'NOT every seed'}. AdvUnlearn: {s['text_encoder_steps']} steps "
+            f"({s['warmup_iter']} plain-ESD warmup), a {s['attack_step']}-step inner attack fitting the "
+            f"{s.get('attack_loss', 'match')!r} loss, plain-prompt ESD weight {s.get('plain_prompt_weight', 0.0):g}. "
+            "Training times are wall seconds on a shared, loaded 2-core CPU (compare within a row set, not across "
+            "machines)."
         ),
     ]
     original = statistics.mean(r["models"]["original"]["concept_rate"] for r in runs)
@@ -480,32 +483,41 @@ def render_advunlearn_robustness(data: dict) -> str:
     variants = f"--variants {' '.join(s['variants'])} "
     reused = sorted({n for r in data["runs"] for n in s["variants"] if "reused_from" in r.get(n, {})})
     reuse = (
-        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, an earlier run of the same "
-        "command with those variants: training and evaluation are deterministic per seed; ESD retrained beside the new "
+        f" --reuse EARLIER.json` (rows of {', '.join(reused)} copied from EARLIER.json, the same command's run with "
+        f"`--variants esd {' '.join(reused)}`: training and evaluation are deterministic per seed; ESD retrained beside the new "
         f"variants{', and it reproduced the earlier metrics exactly' if all(r.get('esd_reproduced') for r in data['runs']) else ''})"
         if reused
         else "`"
     )
+    offset = s.get("eval_seed_offset", 1000)
+    offset_flag = "" if offset == 1000 else f" --eval_seed_offset {offset}"
+    eval_split = "" if offset == 1000 else f", evaluator seeded with seed + {offset} (`--eval_seed_offset {offset}`)"
     lines = [
         (
             f"`python benchmarks/advunlearn_robustness.py --preset {s['preset']} --seeds {seeds} {variants}"
             f"--max_train_steps {s['max_train_steps']} --warmup_iter {s['warmup_iter']} "
-            f"--eval_num_images {s['eval_num_images']} --output_file OUT.json{reuse} (world `{s['world']}`, erasing "
+            f"--eval_num_images {s['eval_num_images']}{offset_flag} --output_file OUT.json{reuse} (world `{s['world']}`, "
+            "erasing "
             f"{s['concept']!r}, {s['max_train_steps']} steps, "
-            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps; "
-            "median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio):"
+            f"{s['eval_num_images']} images per prompt, evaluation attacks of {s['eval_attack_steps']} steps"
+            f"{eval_split}; median [min, max] over seeds; × ESD = median over seeds of the per-seed ratio; retain image "
+            "distance: Fréchet distance of image statistics to the original model's retain images, lower is closer):"
         ),
         "",
-        "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. | train s (median) | × ESD |",
-        "|---|---|---|---|---|---|---|---|---|",
+        (
+            "| text encoder | concept rate | ASR discrete | × ESD | ASR soft | × ESD | retain acc. "
+            "| retain image distance | train s (median) | × ESD |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ratio = lambda name, k: f"{ratios[name][k]:.2f}" if k in ratios.get(name, {}) else "-"  # noqa: E731
     for name, row in summary.items():
         train = f"{row['train_seconds']['median']:.0f}" if "train_seconds" in row else "-"
+        distance = spread(row["retain_image_distance"]) if name != "original" else "-"
         lines.append(
             f"| {_ROBUSTNESS_NAMES.get(name, name)} | {spread(row['concept_rate'])} | {spread(row['asr_discrete'])} | "
             f"{ratio(name, 'asr_discrete')} | {spread(row['asr_soft'])} | {ratio(name, 'asr_soft')} | "
-            f"{spread(row['retain_accuracy'])} | {train} | {ratio(name, 'train_seconds')} |"
+            f"{spread(row['retain_accuracy'])} | {distance} | {train} | {ratio(name, 'train_seconds')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -808,6 +820,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "worstcase-prompts-default": ("worstcase_prompts_default.json", render_worstcase_prompts),
     "advunlearn-robustness": ("advunlearn_robustness.json", render_advunlearn_robustness),
     "advunlearn-robustness-default": ("advunlearn_robustness_default.json", render_advunlearn_robustness),
+    "advunlearn-robustness-selection": ("advunlearn_robustness_selection.json", render_advunlearn_robustness),
     "muse-methods": (("muse_methods.json", "muse_methods_lr5e-4.json"), render_muse_methods),
     "worstcase-digits-example": ("worstcase/digits_example.json", render_worstcase_digits),
     "worstcase-digits-class": ("worstcase/digits_class.json", render_worstcase_digits),

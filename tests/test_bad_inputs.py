@@ -822,15 +822,18 @@ def advunlearn_encoder_vocab_too_small(tmp_path, request):
         check_text_encoder_fits(_clip_config(vocab_size=10), unet, tokenizer)
 
 
-def _advunlearn_script():
+def _module_from_file(name: str, path: Path):
+    """A script of the repository (an example or a benchmark) imported as module `name`."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "train_advunlearn", REPO / "examples" / "diffusion" / "train_advunlearn.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _advunlearn_script():
+    return _module_from_file("train_advunlearn", REPO / "examples" / "diffusion" / "train_advunlearn.py")
 
 
 @case(
@@ -912,13 +915,7 @@ def advunlearn_bad_attack_settings(tmp_path, request):
     "pass that benchmark's `--output_file` JSON of a run with the same settings (the error lists the ones that differ)",
 )
 def advunlearn_robustness_reuse_of_another_run(tmp_path, request):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py"
-    )
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _module_from_file("advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py")
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"settings": {**vars(bench.parse_args([])), "learning_rate": 0.5}, "runs": []}))
     (tmp_path / "list.json").write_text("[1, 2]")

@@ -71,6 +71,7 @@ def test_packed_rows_by_hand():
 
     # row 0: prompt [5, 6], continuations [7] and [8, 9]; row 1 (shorter, right-padded): prompt [4], continuation [3]
     batch = _packed_rows([[5, 6], [4]], [[[7], [8, 9]], [[3]]], pad_token_id=0)
+    assert batch["input_ids"].dtype == batch["position_ids"].dtype == batch["segment"].dtype == torch.long
     assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9], [4, 3, 0, 0, 0]]
     assert batch["position_ids"].tolist() == [[0, 1, 2, 2, 3], [0, 1, 0, 0, 0]]  # each continuation starts at 2
     assert batch["segment"].tolist() == [[0, 0, 1, 2, 2], [0, 1, -1, -1, -1]]
@@ -125,17 +126,19 @@ def test_score_continuations_with_eager_attention_and_without_a_maskable_attenti
 
 
 @pytest.mark.parametrize(
-    ("prompts", "continuations", "message"),
+    ("prompts", "continuations", "batch_size", "message"),
     [
-        ([], [], "no prompts"),
-        ([[1]], [[[2]], [[3]]], "1 prompts but 2 lists"),
-        ([[1]], [[]], "must be non-empty"),
-        ([[1]], [[[2], []]], "must be non-empty"),
+        ([], [], 16, "no prompts"),
+        ([[1]], [[[2]], [[3]]], 16, "1 prompts but 2 lists"),
+        ([[1]], [[]], 16, "must be non-empty"),
+        ([[1]], [[[2], []]], 16, "must be non-empty"),
+        ([[1]], [[[2]]], 0, "batch_size must be a positive integer, got 0"),
+        ([[1]], [[[2]]], "2", "batch_size must be a positive integer, got '2'"),
     ],
 )
-def test_score_continuations_bad_input(tiny_lm, prompts, continuations, message):
+def test_score_continuations_bad_input(tiny_lm, prompts, continuations, batch_size, message):
     with pytest.raises(ValueError, match=message):
-        score_continuations(tiny_lm, prompts, continuations, pad_token_id=0)
+        score_continuations(tiny_lm, prompts, continuations, pad_token_id=0, batch_size=batch_size)
 
 
 @pytest.mark.parametrize(("model_name", "batch_size"), [("target", 3), ("target", 4), ("base", 3), ("base", 8)])
@@ -231,6 +234,86 @@ def test_evaluator_privacy_from_the_shared_pass_equals_the_separate_passes(tofu_
             tofu_world.load_model("retain90")
         )["summary"]["forget_Q_A_Prob"]
     )
+
+
+class _Recording(torch.nn.Module):
+    """Passes through to a model and records, per forward call, the rows and the attention mask's dimensions."""
+
+    def __init__(self, inner, config=None):
+        super().__init__()
+        self.inner = inner
+        self.config = inner.config if config is None else config
+        self.calls = []
+
+    @property
+    def dtype(self):
+        return self.inner.dtype
+
+    def forward(self, input_ids, attention_mask, **kwargs):
+        self.calls.append((input_ids.shape[0], attention_mask.ndim))
+        return self.inner(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_score_continuations_packs_whole_prompts_up_to_batch_size_continuations_per_call(tiny_lm, attention):
+    from transformers import LlamaForCausalLM
+
+    model = LlamaForCausalLM(
+        tiny_lm.config.__class__(**{**tiny_lm.config.to_dict(), "attn_implementation": attention})
+    )
+    model.load_state_dict(tiny_lm.state_dict())
+    recording = _Recording(model.eval())
+    prompts = [[3, 4], [5], [6, 7, 8], [9]]
+    continuations = [[[1], [2, 3]], [[4, 5], [6]], [[7], [8]], [[9, 10], [11]]]
+    scores = score_continuations(recording, prompts, continuations, pad_token_id=0, batch_size=4)
+    assert recording.calls == [(2, 4), (2, 4)]  # two prompts (4 continuations) per call, under a 4-D mask
+    assert scores.token_logprobs is None and scores.token_logprob_mean is None and scores.token_argmax_match is None
+    recording.calls.clear()
+    only = score_continuations(
+        recording, prompts, continuations, pad_token_id=0, batch_size=3, return_token_logprobs=True
+    )
+    assert [rows for rows, _ in recording.calls] == [1, 1, 1, 1]  # 2 + 2 continuations > 3: a prompt per call
+    assert [len(t) for t in only.token_logprobs] == [1, 2, 2, 1, 1, 1, 2, 1]
+    assert only.token_logprob_mean is None and only.token_argmax_match is None
+    torch.testing.assert_close(
+        torch.stack([-t.sum() for t in only.token_logprobs]), scores.nll_sum, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_score_continuations_in_bfloat16_builds_its_mask_in_the_model_dtype(tiny_lm):
+    import copy
+
+    prompts, continuations = [[3, 4, 5], [7]], [[[6, 2], [15, 16]], [[5, 5, 2]]]
+    half = copy.deepcopy(tiny_lm).to(torch.bfloat16)
+    full = score_continuations(tiny_lm, prompts, continuations, pad_token_id=0)
+    low = score_continuations(half, prompts, continuations, pad_token_id=0)
+    assert low.nll.dtype == torch.float32
+    torch.testing.assert_close(low.nll, full.nll, rtol=0.05, atol=0.05)
+
+
+def test_score_continuations_model_kinds(tiny_lm):
+    from types import SimpleNamespace
+
+    prompts, continuations = [[3, 4]], [[[5], [6, 7]]]
+    reference = score_continuations(tiny_lm, prompts, continuations, pad_token_id=0).nll
+    bare = _Recording(tiny_lm, config=SimpleNamespace())  # a config that names nothing: whole sequences
+    torch.testing.assert_close(score_continuations(bare, prompts, continuations, pad_token_id=0).nll, reference)
+    assert {ndim for _, ndim in bare.calls} == {2}
+    seq2seq = _Recording(tiny_lm, config=SimpleNamespace(is_encoder_decoder=True, _attn_implementation="sdpa"))
+    with pytest.raises(ValueError, match="supports decoder-only"):
+        score_continuations(seq2seq, prompts, continuations, pad_token_id=0)
+    assert seq2seq.calls == []
+
+
+def test_score_sequences_scores_a_label_right_after_the_first_position(tiny_lm):
+    from hf_unlearn.eval.scoring import score_sequences
+
+    scores = score_sequences(tiny_lm, [{"input_ids": [4, 5, 6], "labels": [-100, 5, -100]}], pad_token_id=0)
+    assert scores.num_tokens.tolist() == [1]
+    assert scores.token_logprobs is None and scores.token_logprob_std is None and scores.token_argmax_match is None
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny_lm(input_ids=torch.tensor([[4, 5, 6]])).logits[0, 0].double(), -1)
+    assert scores.nll.item() == pytest.approx(-logp[5].item(), rel=1e-5)
 
 
 def test_score_sequences_refuses_a_sequence_without_scored_tokens_before_any_forward_pass(tiny_lm):

@@ -419,3 +419,24 @@ def test_load_set_and_holdout_rows_from_a_data_folder(tofu_world):
     holdout = tofu_world.load_split("holdout10").to_list()
     assert _holdout_rows(folder, "forget10", None, required=True) == holdout
     assert _holdout_rows(folder, "forget10", 2, required=False) == holdout[:2]
+
+
+def test_cli_shares_the_tokenised_data_only_between_models_with_the_same_tokenizer(tok):
+    import copy
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from hf_unlearn.eval.cli import _same_tokenizer
+
+    assert _same_tokenizer(tok, copy.deepcopy(tok))
+    other_pad = copy.deepcopy(tok)
+    other_pad.pad_token = "<eos>"
+    assert not _same_tokenizer(tok, other_pad)
+    chat = copy.deepcopy(tok)
+    chat.chat_template = "{{ messages[0]['content'] }}"
+    assert not _same_tokenizer(tok, chat)
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(reversed(WORDS))}, unk_token="_"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    reordered = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="_", eos_token="<eos>")
+    assert not _same_tokenizer(tok, reordered)  # same words, other ids
