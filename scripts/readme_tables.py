@@ -659,17 +659,6 @@ def render_advunlearn_timing(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: MUSE metric (summary key) -> (column, scale, decimals); ROUGE and ES x 100 as in MUSE's paper.
-_MUSE_COLUMNS = {
-    "forget_verbmem_ROUGE": ("VerbMem D_f", 100, 1),
-    "forget_knowmem_ROUGE": ("KnowMem D_f", 100, 1),
-    "retain_knowmem_ROUGE": ("KnowMem D_r", 100, 1),
-    "privleak": ("PrivLeak", 1, 1),
-    "extraction_strength": ("ES", 100, 1),
-    "mia_min_k": ("Min-K% AUC", 1, 3),
-}
-
-
 def _muse_command(settings: dict) -> str:
     extra = f" --extra {json.dumps(settings['extra'])}" if settings["extra"] else ""
     return (
@@ -681,6 +670,8 @@ def _muse_command(settings: dict) -> str:
 def render_muse_methods(parts: list[dict]) -> str:
     """The MUSE job table (`benchmarks/muse_methods.py` summary.json files, one per `--extra` setting): the reference
     models of the first file, then every method row of every file, mean ± sample std over seeds."""
+    from hf_unlearn.eval.muse import MUSE_SUMMARY_KEYS
+
     refs = {"target": "target", "retain": "retain", "retain_seed1": "retain, second seed"}
     first = parts[0]
     for part in parts[1:]:
@@ -697,12 +688,14 @@ def render_muse_methods(parts: list[dict]) -> str:
         "",
         "\n\n".join(f"`{_muse_command(part['settings'])}`" for part in parts),
         "",
-        "| model | n | " + " | ".join(c[0] for c in _MUSE_COLUMNS.values()) + " | VerbMem D_f per seed |",
-        "|---" * (len(_MUSE_COLUMNS) + 3) + "|",
+        "| model | n | " + " | ".join(MUSE_SUMMARY_KEYS.values()) + " | VerbMem D_f per seed |",
+        "|---" * (len(MUSE_SUMMARY_KEYS) + 3) + "|",
     ]
+    # as `hf_unlearn.eval.muse_table`: ROUGE and ES x 100, PrivLeak as is, the Min-K% AUC with 3 decimals
+    scales = {k: (1, 1) if k == "privleak" else (1, 3) if k == "mia_min_k" else (100, 1) for k in MUSE_SUMMARY_KEYS}
 
     def row(label: str, runs: list[dict]) -> str:
-        cells = [_spread([r[k] * scale for r in runs], digits) for k, (_, scale, digits) in _MUSE_COLUMNS.items()]
+        cells = [_spread([r[k] * scale for r in runs], digits) for k, (scale, digits) in scales.items()]
         per_seed = " / ".join(f"{r['forget_verbmem_ROUGE'] * 100:.1f}" for r in runs) if len(runs) > 1 else "-"
         return f"| {label} | {len(runs)} | " + " | ".join(cells) + f" | {per_seed} |"
 

@@ -552,12 +552,13 @@ def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_worl
     probe = eraser.concept_bank.sample(64)
     frozen_embed_before = {n: p.clone() for n, p in pipe.text_encoder.named_parameters() if not p.requires_grad}
 
-    def probe_loss():
+    def probe_loss():  # the ESD loss of each of the 64 probe states
         x, t, idx = probe
         with torch.no_grad():
             pred = pipe.unet(x, t, eraser.encoder(eraser.concept_ids[idx])).sample
         e_u = eraser._frozen_eps(x, t, eraser.uncond.expand(len(idx), -1, -1))
-        return esd_loss(pred, e_u, eraser._frozen_eps(x, t, eraser.concept_embeds[idx])).item()
+        target = esd_target(e_u, eraser._frozen_eps(x, t, eraser.concept_embeds[idx]))
+        return ((pred - target) ** 2).flatten(1).mean(1)
 
     before = probe_loss()
     optimizer = torch.optim.Adam([p for p in pipe.text_encoder.parameters() if p.requires_grad], lr=3e-3)
@@ -567,7 +568,10 @@ def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_worl
         loss.backward()
         optimizer.step()
     assert set(logs) == {"loss", "loss/esd"}  # ESD: no attack, no retain term
-    assert probe_loss() < 0.7 * before
+    after = probe_loss()
+    # a claim for any draw of the world (how far the loss falls depends on it: to 0.22x on the version-4 test world):
+    # lower on average and on at least 44 of the 64 states (a sign test, p = 0.002 under no effect; measured 64 of 64)
+    assert after.mean() < before.mean() and int((after < before).sum()) >= 44, (before, after)
     for n, p in pipe.text_encoder.named_parameters():
         if n in frozen_embed_before:
             assert torch.equal(p, frozen_embed_before[n]), n
@@ -622,10 +626,12 @@ def test_erased_encoder_transfers_to_a_second_pipeline(shapes_world, tmp_path):
     e_u = probe._frozen_eps(x, t, probe.uncond.expand(64, -1, -1))
     e_c = probe._frozen_eps(x, t, probe.concept_embeds[idx])
     ids = probe.concept_ids[idx]
+    target = esd_target(e_u, e_c)
     with torch.no_grad():
-        erased = esd_loss(other.unet(x, t, loaded(ids).last_hidden_state).sample, e_u, e_c).item()
-        orig = esd_loss(other.unet(x, t, original(ids).last_hidden_state).sample, e_u, e_c).item()
-    assert erased < 0.8 * orig
+        erased = ((other.unet(x, t, loaded(ids).last_hidden_state).sample - target) ** 2).flatten(1).mean(1)
+        orig = ((other.unet(x, t, original(ids).last_hidden_state).sample - target) ** 2).flatten(1).mean(1)
+    # lower on average and on at least 44 of the 64 states, a sign test (version-4 test world: 0.32x, 64 of 64)
+    assert erased.mean() < orig.mean() and int((erased < orig).sum()) >= 44, (orig, erased)
 
 
 def test_concept_evaluator_reports_consistent_metrics(shapes_world):

@@ -214,13 +214,13 @@ def test_salun_simnpo_rows_give_per_seed_forget_quality_median_and_utility_sprea
 def test_the_digits_worstcase_json_holds_the_readme_claims():
     # the README's claims about the digits worst-case runs, read from the per-seed JSON rather than the table's digits:
     # Retrain, which never saw the worst-case images, still gets every one right and the MIA finds none (every seed);
-    # class-wise, the selection picks the lowest-loss class, class 0, in every seed
+    # class-wise, the selection picks the lowest-loss class in 3 of the 5 seeds
     results = ROOT / "benchmarks" / "results" / "worstcase"
     example = json.loads((results / "digits_example.json").read_text())
     retrain = [r for r in example["runs"] if r["scenario"] == "worst" and r["method"] == "Retrain"]
     assert len(retrain) == len(example["config"]["seeds"]) and all(r["UA"] == r["MIA"] == 0 for r in retrain)
     classes = json.loads((results / "digits_class.json").read_text())["selections"]
-    assert all(s["worst"]["units"] == s["lowest_loss"]["units"] == [0] for s in classes.values())
+    assert len(classes) >= 5 and sum(s["worst"]["units"] == s["lowest_loss"]["units"] for s in classes.values()) == 3
 
 
 def test_the_salun_simnpo_json_has_five_seeds_and_holds_the_readme_claims():

@@ -14,7 +14,10 @@ for loading pipelines and sampling, diffusers. Public pieces:
   random-label unlearning of the UNet) and its loss [`salun_random_label_loss`];
 - sampling: [`load_diffusion_components`], [`ddim_sample`], [`decode_to_images`], [`TrajectoryBank`];
 - evaluation: [`ConceptEvaluator`], [`evaluate_models`], [`attack_success_rate`], [`image_statistics_distance`],
-  [`save_comparison_grid`], [`uninformative_table_warnings`].
+  [`save_comparison_grid`], [`uninformative_table_warnings`];
+- example scripts: the submodule `hf_unlearn.diffusion.training_utils` (like `diffusers.training_utils`) holds what
+  `train_advunlearn.py` and `train_salun.py` share: options, `Accelerator`, training loop, checkpoint rotation and
+  resume, card metadata, Hub upload.
 
 Example:
     >>> from hf_unlearn.diffusion import esd_loss
