@@ -19,15 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-KEYS = {
-    "mia_loss": "LOSS",
-    "mia_zlib": "zlib",
-    "mia_min_k": "Min-K%",
-    "mia_min_k_plus_plus": "Min-K%++",
-    "privleak": "PrivLeak",
-    "extraction_strength": "ES",
-}
+from hf_unlearn.eval.mia import PRIVACY_SUMMARY_KEYS as KEYS
 
 
 def parse_args(input_args=None):

@@ -349,19 +349,11 @@ def _spread(values: list[float], digits: int = 3) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-_MIA_COLUMNS = {
-    "mia_loss": "LOSS",
-    "mia_zlib": "zlib",
-    "mia_min_k": "Min-K%",
-    "mia_min_k_plus_plus": "Min-K%++",
-    "privleak": "PrivLeak",
-    "extraction_strength": "ES",
-}
-
-
 def render_tofu_mia(data: dict) -> str:
     """Membership inference of the method benchmark's models (`bench_tofu_methods.py` summary.json: each run's
     evaluation keeps the MIA AUCs of forget vs holdout answers, PrivLeak against the retain model and ES)."""
+    from hf_unlearn.eval.mia import PRIVACY_SUMMARY_KEYS
+
     settings, target, retain = data["settings"], data["target"], data["retain"]
     lines = [
         (
@@ -369,15 +361,15 @@ def render_tofu_mia(data: dict) -> str:
             "std over seeds):"
         ),
         "",
-        "| model | n | " + " | ".join(_MIA_COLUMNS.values()) + " |",
-        "|---" * (len(_MIA_COLUMNS) + 2) + "|",
+        "| model | n | " + " | ".join(PRIVACY_SUMMARY_KEYS.values()) + " |",
+        "|---" * (len(PRIVACY_SUMMARY_KEYS) + 2) + "|",
     ]
     for name, summary in (("retain90", {**retain, "privleak": 0.0}), ("target", target)):
-        cells = [_spread([summary[k]], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        cells = [_spread([summary[k]], digits=1 if k == "privleak" else 3) for k in PRIVACY_SUMMARY_KEYS]
         lines.append(f"| {name} | 1 | " + " | ".join(cells) + " |")
     for label, entry in data["methods"].items():
         runs = entry["runs"]
-        cells = [_spread([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in _MIA_COLUMNS]
+        cells = [_spread([r[k] for r in runs], digits=1 if k == "privleak" else 3) for k in PRIVACY_SUMMARY_KEYS]
         lines.append(f"| {_METHOD_NAMES.get(label.split('_')[0], label)} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -68,6 +68,15 @@ OPEN_UNLEARNING_MIA_KEYS = {
     "min_k++": "mia_min_k_plus_plus",
     "reference": "mia_reference",
 }
+#: The summary keys of the TOFU privacy metrics (`tofu_privacy_metrics`), with their table labels, in report order.
+PRIVACY_SUMMARY_KEYS = {
+    "mia_loss": "LOSS",
+    "mia_zlib": "zlib",
+    "mia_min_k": "Min-K%",
+    "mia_min_k_plus_plus": "Min-K%++",
+    "privleak": "PrivLeak",
+    "extraction_strength": "ES",
+}
 
 
 def check_k(k: Any) -> float:
