@@ -882,7 +882,9 @@ def tofu_privacy_metrics(
     progress: bool = False,
 ) -> dict[str, Any]:
     """open-unlearning's TOFU privacy metrics: MIA AUCs of forget (members) vs holdout QA pairs, PrivLeak, and
-    extraction strength on the forget set. Every score is on the answer tokens given the question.
+    extraction strength on the forget set. Every score is on the answer tokens given the question (the answer's EOS
+    included); as in open-unlearning, Min-K%, Min-K%++ and extraction strength leave out the last of them, the EOS
+    (see [`~hf_unlearn.eval.mia`] and [`~hf_unlearn.eval.muse.extraction_strength_of`]).
 
     Args:
         model (`PreTrainedModel`): The causal LM.
