@@ -455,7 +455,7 @@ def main(args: argparse.Namespace) -> dict:
             "load_average_at_end": os.getloadavg(),
             "command": "python benchmarks/bench_eval_open_unlearning.py --open_unlearning_dir OPEN_UNLEARNING "
             + " ".join(
-                f"--{k} {v}"
+                f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
                 for k, v in vars(args).items()
                 if v is not None and k not in ("output", "open_unlearning_dir")
             ),

@@ -567,6 +567,57 @@ def render_eval_speed(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_eval_vs_open_unlearning(parts: list[dict]) -> str:
+    """End-to-end TOFU evaluation, hf_unlearn vs open-unlearning's evaluator: CPU seconds per pipeline, for each run
+    (number of models), start-ups, and how far the two evaluators' numbers are apart."""
+    first = parts[0]["settings"]
+    lines = [
+        (
+            f"Mini-TOFU `{first['world']}`, {first['forget_split']}, batch {first['batch_size']}, up to "
+            f"{first['max_new_tokens']} new tokens, CPU, {first['torch_threads']} torch thread; open-unlearning at "
+            f"commit {first['open_unlearning_commit'][:7]}. CPU seconds of each pipeline's processes, fastest of "
+            f'{first["repeats"]} alternated repeats (speed-up per repeat in brackets); "less start-ups" subtracts one '
+            "start-up (every import; open-unlearning also composes its config) per process."
+        ),
+        "",
+        "| models evaluated | pipeline | processes | CPU s | speed-up | CPU s less start-ups | its speed-up |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for data in parts:
+        models = f"{data['settings']['retain_model']} + {', '.join(data['settings']['models'])}"
+        for t in data["timing"]:
+            repeats = ", ".join(f"{r:.2f}" for r in t["cpu_speedup_per_repeat"])
+            bold = "**" if t["pipeline"].startswith("hf_unlearn (1 process)") else ""
+            lines.append(
+                f"| {models} | {t['pipeline']} | {t['processes']} | {t['cpu_s']:.1f} | "
+                f"{bold}{t['cpu_speedup_vs_open_unlearning']:.2f}x{bold} ({repeats}) | {t['work_cpu_s']:.1f} | "
+                f"{t['work_cpu_speedup_vs_open_unlearning']:.2f}x |"
+            )
+    startups = "; ".join(
+        f"{process['process']} {min(p['startup_per_process'][i]['cpu_s'] for p in parts):.1f}"
+        for i, process in enumerate(parts[0]["startup_per_process"])
+    )
+    diffs: dict[str, float] = {}
+    for data in parts:
+        for model, rows in data["metrics"].items():
+            if "hf_unlearn" not in rows[0] or model == data["settings"]["retain_model"]:
+                continue  # 1-process vs per-process rows; the retain model's own FQ / PrivLeak are set by construction
+            for row in rows:
+                if row["abs_diff"] is not None:
+                    diffs[row["metric"]] = max(diffs.get(row["metric"], 0.0), row["abs_diff"])
+    lines += [
+        "",
+        f"Start-up of one process, CPU s: {startups}.",
+        "",
+        "Largest difference between the two evaluators' summary numbers over the evaluated models: "
+        + ", ".join(f"{metric} {diff:.1e}" for metric, diff in diffs.items())
+        + ".",
+        "",
+        *(f"`{data['settings']['command']}`" for data in parts),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 _ROBUSTNESS_LABELS = {"target": "target", "retain": "retain", **_METHOD_NAMES}
 
 
@@ -809,6 +860,10 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "tofu-mia": ("tofu_mia.json", render_tofu_mia),
     "worstcase-tofu": ("worstcase/tofu_default.json", render_worstcase_tofu),
     "eval-speed": ("eval_speed.json", render_eval_speed),
+    "eval-vs-open-unlearning": (
+        ("eval_vs_open_unlearning.json", "eval_vs_open_unlearning_4models.json"),
+        render_eval_vs_open_unlearning,
+    ),
     "robustness-curves": ("robustness_curves.json", render_robustness_curves),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
     "llm-speed": ("llm_speed.json", render_llm_speed),
