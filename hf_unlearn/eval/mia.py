@@ -13,15 +13,15 @@ token negative log-likelihood of the scored tokens, `log p_t` the log-probabilit
 | `min_k++` | mean of the `max(1, int(k n))` smallest `(log p_t - mu_t) / sigma_t` | Zhang et al., 2024 (Min-K%++) |
 | `reference` | `nll_ref - nll` (the reference model's loss minus the model's) | Carlini et al., 2021 |
 
-**Which tokens** (as open-unlearning, `src/evals/metrics/utils.py`): `loss` and `zlib` use every labelled token,
-and zlib's text is those tokens decoded without special tokens ([`scored_text`], open-unlearning's
+**Which tokens** (as open-unlearning, `src/evals/metrics/utils.py`): `loss` and `zlib` use every labelled token, and
+zlib's text is those tokens decoded without special tokens ([`scored_text`], open-unlearning's
 `extract_target_texts_from_processed_data`: a TOFU answer as the tokenizer renders it, without its EOS; a whole text
 without its first token, which nothing predicts, when the tokenizer adds no BOS); `min_k` and `min_k++` leave out the
-**last** labelled token (`tokenwise_logprobs` / `tokenwise_vocab_logprobs` cut
-the label positions with `[:-1]`, meant for the EOS of a chat answer; on a whole text it is the text's last token), so
-there `n` is one less, and a sequence with a single labelled token scores 0 (open-unlearning's value for no token).
-[`min_k_score`] and [`min_k_plus_plus_score`] compute the formula on the tokens they are given; the per-sequence
-functions ([`mia_scores`], [`mia_scores_from_features`], [`mia_scores_from_sequence_scores`]) drop the last one.
+**last** labelled token (`tokenwise_logprobs` / `tokenwise_vocab_logprobs` cut the label positions with `[:-1]`, meant
+for the EOS of a chat answer; on a whole text it is the text's last token), so there `n` is one less, and a sequence
+with a single labelled token scores 0 (open-unlearning's value for no token). [`min_k_score`] and
+[`min_k_plus_plus_score`] compute the formula on the tokens they are given; the per-sequence functions
+([`mia_scores`], [`mia_scores_from_features`], [`mia_scores_from_sequence_scores`]) drop the last one.
 
 In Min-K%++, `mu_t = sum_z p(z) log p(z)` and `sigma_t^2 = sum_z p(z) (log p(z) - mu_t)^2` are the mean and variance
 of the log-probabilities under the model's own next-token distribution at position `t` (`sigma_t` is floored at
