@@ -119,7 +119,13 @@ def previous_evaluate(
     """One model through the previous path: everything loaded, tokenised and scored again for this model."""
     from hf_unlearn.data.templates import get_template, tokenize_prompt, tokenize_qa
     from hf_unlearn.data.tofu import PERTURBED_COLUMNS, QA_COLUMNS
-    from hf_unlearn.eval.mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_features
+    from hf_unlearn.eval.mia import (
+        MODEL_ATTACKS,
+        OPEN_UNLEARNING_MIA_KEYS,
+        mia_aucs,
+        mia_scores_from_features,
+        scored_text,
+    )
     from hf_unlearn.eval.muse import extraction_strength
     from hf_unlearn.eval.scoring import score_sequences
     from hf_unlearn.eval.tofu import (
@@ -175,12 +181,12 @@ def previous_evaluate(
                 model,
                 feats[name],
                 pad,
-                scored_texts=[r["answer"] for r in rows],
+                scored_texts=[scored_text(tokenizer, f["labels"]) for f in feats[name]],
                 attacks=MODEL_ATTACKS,
                 k=0.4,
                 batch_size=args.batch_size,
             )
-            for name, rows in (("forget", forget_rows), ("holdout", holdout))
+            for name in ("forget", "holdout")
         }
         es = extraction_strength(model, feats["forget"], pad, batch_size=args.batch_size)
     with timer.part("metric maths"):

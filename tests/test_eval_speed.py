@@ -233,7 +233,13 @@ def test_reserved_cache_layer_writes_in_place_and_holds_what_concatenation_would
 
 def test_evaluator_privacy_from_the_shared_pass_equals_the_separate_passes(tofu_world):
     from hf_unlearn.data import tokenize_qa
-    from hf_unlearn.eval.mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_features
+    from hf_unlearn.eval.mia import (
+        MODEL_ATTACKS,
+        OPEN_UNLEARNING_MIA_KEYS,
+        mia_aucs,
+        mia_scores_from_features,
+        scored_text,
+    )
     from hf_unlearn.eval.muse import extraction_strength
 
     tok = tofu_world.load_tokenizer()
@@ -244,9 +250,8 @@ def test_evaluator_privacy_from_the_shared_pass_equals_the_separate_passes(tofu_
     for name, split in (("forget", "forget10"), ("holdout", "holdout10")):
         rows = tofu_world.load_split(split).to_list()
         feats[name] = [tokenize_qa(tok, r["question"], r["answer"], tofu_world.template) for r in rows]
-        scores[name] = mia_scores_from_features(
-            model, feats[name], tok.pad_token_id, [r["answer"] for r in rows], MODEL_ATTACKS, k=0.4, batch_size=4
-        )
+        texts = [scored_text(tok, f["labels"]) for f in feats[name]]
+        scores[name] = mia_scores_from_features(model, feats[name], tok.pad_token_id, texts, MODEL_ATTACKS, 0.4, 4)
     aucs = mia_aucs(scores["forget"], scores["holdout"])
     for attack, auc in aucs.items():
         assert results["summary"][OPEN_UNLEARNING_MIA_KEYS[attack]] == pytest.approx(auc, abs=1e-9)

@@ -61,7 +61,8 @@ def _expected(model, tok, text, k):
     nll = -lp.mean()
     return {
         "loss": -nll,
-        "zlib": -nll / len(zlib.compress(text.encode("utf-8"))),
+        # zlib compresses the scored tokens' text (all but the first, decoded), as open-unlearning
+        "zlib": -nll / len(zlib.compress(tok.decode(ids[0, 1:].tolist(), skip_special_tokens=True).encode("utf-8"))),
         "min_k": np.sort(lp[:-1])[:n_low].mean(),
         "min_k++": np.sort(z[:-1])[:n_low].mean(),
         "nll": nll,
@@ -151,7 +152,8 @@ def test_uniform_model_known_values(tok):
     scores = mia_scores(model, tok, TEXTS[:3], k=0.3, batch_size=2)
     np.testing.assert_allclose(scores["loss"], -math.log(v), rtol=1e-6)
     np.testing.assert_allclose(scores["min_k"], -math.log(v), rtol=1e-6)
-    want_zlib = [-math.log(v) / len(zlib.compress(t.encode())) for t in TEXTS[:3]]
+    scored = [tok.decode(tok(t)["input_ids"][1:], skip_special_tokens=True) for t in TEXTS[:3]]
+    want_zlib = [-math.log(v) / len(zlib.compress(t.encode())) for t in scored]
     np.testing.assert_allclose(scores["zlib"], want_zlib, rtol=1e-6)
     # log p = mu at every position, sigma = 0 (floored at 1e-3): z = 0 up to float32 rounding / 1e-3.
     np.testing.assert_allclose(scores["min_k++"], 0.0, atol=5e-3)

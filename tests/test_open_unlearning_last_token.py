@@ -86,3 +86,71 @@ def test_min_k_and_min_k_plus_plus_leave_out_the_last_labelled_token_on_a_padded
     sigma = math.sqrt(p_hi * (HI - mu) ** 2 + (VOCAB - 1) * p_lo * (LO - mu) ** 2)
     z_hi, z_lo = (HI - mu) / sigma, (LO - mu) / sigma
     np.testing.assert_allclose(out["min_k++"], [z_hi, (z_lo + z_hi) / 2, 0.0], rtol=1e-5)
+
+
+def test_tofu_privacy_metrics_by_hand_eos_left_out_and_zlib_on_the_decoded_answer():
+    """TOFU's path end to end with the bigram model: LOSS over the answer and its EOS, Min-K% (k = 0.5) and ES
+    without the EOS, zlib over the answer as the tokenizer decodes it (open-unlearning's text), not the raw string."""
+    import zlib
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from hf_unlearn.data.templates import get_template, tokenize_qa
+    from hf_unlearn.eval.mia import scored_text
+    from hf_unlearn.eval.tofu import tofu_privacy_metrics
+
+    words = [
+        "_",
+        "<eos>",
+        "[INST]",
+        "[/INST]",
+        "who",
+        "?",
+        "ana",
+        "bo",
+        "cy",
+        "dee",
+        "eve",
+        "fay",
+        "gus",
+        "hal",
+        "ivy",
+    ]
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="_"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="_", eos_token="<eos>")
+    template = get_template("llama2", tok)
+    # the double spaces are not in the decoded answers, so zlib's byte counts differ from the raw strings'
+    forget = [{"question": "who ?", "answer": "ana  bo"}, {"question": "who", "answer": "cy dee   eve"}]
+    holdout = [{"question": "who ?", "answer": "fay gus"}, {"question": "who", "answer": "hal ivy ana"}]
+    out = tofu_privacy_metrics(_Bigram(), tok, forget, holdout, template=template, k=0.5, batch_size=3)
+    items = out["per_item"]["mia_forget"]
+
+    # answer + EOS ids; the bigram model gives log p HI to a label equal to the previous id + 1, LO otherwise
+    loss, min_k, es, zlib_scores = [], [], [], []
+    for r in forget:
+        f = tokenize_qa(tok, r["question"], r["answer"], template)
+        start = next(t for t, label in enumerate(f["labels"]) if label != -100)
+        ids = f["input_ids"]
+        assert ids[-1] == tok.eos_token_id
+        hit = [ids[t] == (ids[t - 1] + 1) % VOCAB for t in range(start, len(ids))]
+        lp = [HI if h else LO for h in hit]
+        loss.append(sum(lp) / len(lp))
+        kept = sorted(lp[:-1])
+        min_k.append(sum(kept[: max(1, int(0.5 * len(kept)))]) / max(1, int(0.5 * len(kept))))
+        scored, n = hit[:-1], len(hit) - 1
+        k = next((k for k in range(n) if all(scored[k:])), n - 1)
+        es.append(1 - k / n)
+        decoded = " ".join(r["answer"].split())  # the word-level tokenizer's decoding
+        assert scored_text(tok, f["labels"]) == decoded != r["answer"]
+        zlib_scores.append(loss[-1] / len(zlib.compress(decoded.encode())))
+    assert es == pytest.approx(
+        [0.5, 2 / 3]
+    )  # ana (wrong) bo (right) [EOS wrong, not scored]; cy (wrong) dee eve (right)
+    np.testing.assert_allclose(items["loss"], loss, rtol=1e-6)
+    np.testing.assert_allclose(items["min_k"], min_k, rtol=1e-6)
+    np.testing.assert_allclose(out["per_item"]["extraction_strength"], es)
+    np.testing.assert_allclose(items["zlib"], zlib_scores, rtol=1e-6)
+    raw = [x / len(zlib.compress(r["answer"].encode())) for x, r in zip(loss, forget)]
+    assert not np.allclose(items["zlib"], raw, rtol=1e-6)

@@ -8,17 +8,20 @@ token negative log-likelihood of the scored tokens, `log p_t` the log-probabilit
 | attack | score (higher = member) | paper |
 |---|---|---|
 | `loss` | `-nll` | Yeom et al., 2018 |
-| `zlib` | `-nll / zlib(text)`, `zlib(text)` = bytes of `zlib.compress(text.encode("utf-8"))` | Carlini et al., 2021 |
+| `zlib` | `-nll / zlib(text)`, `zlib(text)` = bytes of `zlib.compress(text.encode("utf-8"))` of the scored text | Carlini et al., 2021 |
 | `min_k` | mean of the `max(1, int(k n))` smallest `log p_t` | Shi et al., 2024 (Min-K% Prob) |
 | `min_k++` | mean of the `max(1, int(k n))` smallest `(log p_t - mu_t) / sigma_t` | Zhang et al., 2024 (Min-K%++) |
 | `reference` | `nll_ref - nll` (the reference model's loss minus the model's) | Carlini et al., 2021 |
 
-**Which tokens** (as open-unlearning, `src/evals/metrics/utils.py`): `loss` and `zlib` use every labelled token;
-`min_k` and `min_k++` leave out the **last** labelled token (`tokenwise_logprobs` / `tokenwise_vocab_logprobs` cut
-the label positions with `[:-1]`, meant for the EOS of a chat answer; on a whole text it is the text's last token), so
-there `n` is one less, and a sequence with a single labelled token scores 0 (open-unlearning's value for no token).
-[`min_k_score`] and [`min_k_plus_plus_score`] compute the formula on the tokens they are given; the per-sequence
-functions ([`mia_scores`], [`mia_scores_from_features`], [`mia_scores_from_sequence_scores`]) drop the last one.
+**Which tokens** (as open-unlearning, `src/evals/metrics/utils.py`): `loss` and `zlib` use every labelled token, and
+zlib's text is those tokens decoded without special tokens ([`scored_text`], open-unlearning's
+`extract_target_texts_from_processed_data`: a TOFU answer as the tokenizer renders it, without its EOS; a whole text
+without its first token, which nothing predicts, when the tokenizer adds no BOS); `min_k` and `min_k++` leave out the
+**last** labelled token (`tokenwise_logprobs` / `tokenwise_vocab_logprobs` cut the label positions with `[:-1]`, meant
+for the EOS of a chat answer; on a whole text it is the text's last token), so there `n` is one less, and a sequence
+with a single labelled token scores 0 (open-unlearning's value for no token). [`min_k_score`] and
+[`min_k_plus_plus_score`] compute the formula on the tokens they are given; the per-sequence functions
+([`mia_scores`], [`mia_scores_from_features`], [`mia_scores_from_sequence_scores`]) drop the last one.
 
 In Min-K%++, `mu_t = sum_z p(z) log p(z)` and `sigma_t^2 = sum_z p(z) (log p(z) - mu_t)^2` are the mean and variance
 of the log-probabilities under the model's own next-token distribution at position `t` (`sigma_t` is floored at
@@ -162,6 +165,29 @@ def zlib_entropy(text: str) -> int:
     return len(zlib.compress(text.encode("utf-8")))
 
 
+def scored_text(tokenizer: PreTrainedTokenizerBase, labels: Sequence[int]) -> str:
+    """The text the `zlib` attack compresses for one sequence: its scored tokens (every label after the first that is
+    not `-100`) decoded without special tokens, as open-unlearning's `extract_target_texts_from_processed_data`.
+
+    Args:
+        tokenizer (`PreTrainedTokenizerBase`): The tokenizer of the sequence.
+        labels (`Sequence[int]`): The sequence's labels (`-100` = not scored; the first is never scored).
+
+    Returns:
+        `str`: The decoded text.
+
+    Example:
+        >>> from hf_unlearn.synthetic import build_tokenizer
+        >>> tok = build_tokenizer(["Ann wrote it."], vocab_size=300)
+        >>> ids = tok("Ann wrote it.")["input_ids"]
+        >>> scored_text(tok, [-100, -100] + ids[2:]) == tok.decode(ids[2:])
+        True
+    """
+    from ..logprobs import IGNORE_INDEX
+
+    return tokenizer.decode([t for t in list(labels)[1:] if t != IGNORE_INDEX], skip_special_tokens=True)
+
+
 def mia_auc(members: Sequence[float] | Any, nonmembers: Sequence[float] | Any) -> float:
     """ROC AUC of telling members from non-members by a score where higher = member (`sklearn.metrics`).
 
@@ -243,7 +269,8 @@ def mia_scores_from_features(
         model (`PreTrainedModel`): The causal LM under attack.
         features (`Sequence[dict]`): `input_ids`, `labels` (`-100` = not scored) and optionally `attention_mask`.
         pad_token_id (`int`): The tokenizer's pad id.
-        scored_texts (`Sequence[str]`, *optional*): The text of the scored part of each sequence; needed by `zlib`.
+        scored_texts (`Sequence[str]`, *optional*): The text of the scored part of each sequence; needed by `zlib`
+            (open-unlearning's: [`scored_text`] of each sequence's labels).
         attacks (`Sequence[str]`, *optional*): Any of [`ATTACKS`].
         k (`float`, *optional*, defaults to `0.2`): Min-K% / Min-K%++ fraction, in `(0, 1]`.
         batch_size (`int`, *optional*, defaults to `8`): Sequences per forward pass.
@@ -367,8 +394,8 @@ def mia_scores(
 ) -> dict[str, np.ndarray]:
     """Membership-inference scores of whole texts under a causal LM, per attack (higher = more likely a member).
 
-    Every token after the first is scored (Min-K% and Min-K%++ leave out the last one too, as open-unlearning); see
-    the module docstring for each attack's formula.
+    Every token after the first is scored (Min-K% and Min-K%++ leave out the last one too, and zlib compresses the
+    scored tokens' text, as open-unlearning); see the module docstring for each attack's formula.
 
     Args:
         model (`PreTrainedModel`): The causal LM under attack.
@@ -410,7 +437,7 @@ def mia_scores(
         model,
         features,
         pad_id,
-        scored_texts=list(texts),
+        scored_texts=[scored_text(tokenizer, f["labels"]) for f in features],
         attacks=attacks,
         k=k,
         batch_size=batch_size,

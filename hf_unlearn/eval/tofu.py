@@ -623,6 +623,7 @@ class TofuEvaluator:
                 forget quality (and the PrivLeak reference).
             progress (`bool`, *optional*, defaults to `False`): Show progress bars.
         """
+        from .mia import scored_text
         from .scoring import eval_mode, score_continuations, score_sequences
 
         retain_tr = None
@@ -692,11 +693,12 @@ class TofuEvaluator:
                         progress=progress,
                         desc="MIA scoring holdout",
                     )
+                    continuations = [c for cs in tok["continuations"] for c in cs]
                     privacy_results = _privacy_from_scores(
                         scores.select(tok["ans_idx"]),
                         holdout_scores,
-                        references,
-                        [r["answer"] for r in self.holdout_rows],
+                        [self.tokenizer.decode(continuations[i], skip_special_tokens=True) for i in tok["ans_idx"]],
+                        [scored_text(self.tokenizer, f["labels"]) for f in tokenized["holdout"]],
                         _retain_min_k_auc(retain_results),
                     )
         return self._report(model, sets, per_item, retain_tr, privacy_results, time.perf_counter() - start)
@@ -883,8 +885,9 @@ def tofu_privacy_metrics(
 ) -> dict[str, Any]:
     """open-unlearning's TOFU privacy metrics: MIA AUCs of forget (members) vs holdout QA pairs, PrivLeak, and
     extraction strength on the forget set. Every score is on the answer tokens given the question (the answer's EOS
-    included); as in open-unlearning, Min-K%, Min-K%++ and extraction strength leave out the last of them, the EOS
-    (see [`~hf_unlearn.eval.mia`] and [`~hf_unlearn.eval.muse.extraction_strength_of`]).
+    included); as in open-unlearning, Min-K%, Min-K%++ and extraction strength leave out the last of them, the EOS,
+    and zlib compresses the answer tokens' decoded text (see [`~hf_unlearn.eval.mia`] and
+    [`~hf_unlearn.eval.muse.extraction_strength_of`]).
 
     Args:
         model (`PreTrainedModel`): The causal LM.
@@ -904,6 +907,7 @@ def tofu_privacy_metrics(
     """
     from ..data.collate import require_pad_token
     from ..data.templates import tokenize_qa
+    from .mia import scored_text
     from .scoring import eval_mode, score_sequences
 
     if not forget_rows or not holdout_rows:
@@ -911,10 +915,11 @@ def tofu_privacy_metrics(
     pad_id = require_pad_token(tokenizer)
     ctx = _context_length(model, tokenizer)
     retain_auc = _retain_min_k_auc(retain_results)
-    scores = {}
+    scores, texts = {}, {}
     with eval_mode(model):
         for name, rows in (("forget", forget_rows), ("holdout", holdout_rows)):
             features = [tokenize_qa(tokenizer, r["question"], r["answer"], template, max_length=ctx) for r in rows]
+            texts[name] = [scored_text(tokenizer, f["labels"]) for f in features]
             scores[name] = score_sequences(
                 model,
                 features,
@@ -926,12 +931,7 @@ def tofu_privacy_metrics(
                 desc=f"MIA scoring {name}",
             )
     return _privacy_from_scores(
-        scores["forget"],
-        scores["holdout"],
-        [r["answer"] for r in forget_rows],
-        [r["answer"] for r in holdout_rows],
-        retain_auc,
-        k=k,
+        scores["forget"], scores["holdout"], texts["forget"], texts["holdout"], retain_auc, k=k
     )
 
 
@@ -950,19 +950,20 @@ def _retain_min_k_auc(retain_results: Any) -> float | None:
 def _privacy_from_scores(
     forget: Any,
     holdout: Any,
-    forget_answers: Sequence[str],
-    holdout_answers: Sequence[str],
+    forget_texts: Sequence[str],
+    holdout_texts: Sequence[str],
     retain_auc: float | None,
     k: float = 0.4,
 ) -> dict[str, Any]:
     """The privacy metrics from one scoring pass over the forget answers (with token moments and argmax matches) and
-    one over the holdout answers (with token moments)."""
+    one over the holdout answers (with token moments); `*_texts` are zlib's texts (the scored answer tokens, decoded
+    without special tokens: [`~hf_unlearn.eval.mia.scored_text`])."""
     from .mia import MODEL_ATTACKS, OPEN_UNLEARNING_MIA_KEYS, mia_aucs, mia_scores_from_sequence_scores, privleak
     from .muse import extraction_strength_of
 
     scores = {
-        "forget": mia_scores_from_sequence_scores(forget, MODEL_ATTACKS, k, forget_answers),
-        "holdout": mia_scores_from_sequence_scores(holdout, MODEL_ATTACKS, k, holdout_answers),
+        "forget": mia_scores_from_sequence_scores(forget, MODEL_ATTACKS, k, forget_texts),
+        "holdout": mia_scores_from_sequence_scores(holdout, MODEL_ATTACKS, k, holdout_texts),
     }
     aucs = mia_aucs(scores["forget"], scores["holdout"])
     es = np.array([extraction_strength_of(m) for m in forget.token_argmax_match])
