@@ -12,14 +12,20 @@ open-unlearning is not a dependency of hf_unlearn: clone it first and pass its f
 
 The task is open-unlearning's default TOFU evaluation (`configs/eval/tofu.yaml`: forget truth ratio, forget quality,
 forget Q_A probability, forget ROUGE-L recall, model utility, PrivLeak, extraction strength), for a retain model and
-then the target model against it (forget quality and PrivLeak need the retain model's results). open-unlearning
-evaluates one model per process (retain first, then the target with `eval.tofu.retain_logs_path`); hf_unlearn is run
-two ways: one process for both models (`--retain_model`, the data tokenised once), and two processes like
-open-unlearning's (`--retain_results`). Each pipeline runs `--repeats` times, alternated; the CPU seconds of each
-pipeline's processes (`resource.getrusage(RUSAGE_CHILDREN)`) and its wall time are recorded, and the fastest repeat
-is kept per pipeline (with the ratio per repeat). A process that only imports each evaluator (for open-unlearning,
-`src/eval.py --cfg job`, which also composes the config) is timed the same way, to show how much of each pipeline is
-start-up. Everything runs on CPU with one torch thread (`OMP_NUM_THREADS=1`).
+then each of `--models` against it (forget quality and PrivLeak need the retain model's results). open-unlearning
+evaluates one model per process (retain first, then each model with `eval.tofu.retain_logs_path`); hf_unlearn is run
+two ways: one process for all models (`--model M1 M2 ... --retain_model R`, the data tokenised once), and one process
+per model like open-unlearning's (`--retain_results`). With one model (`--models target`) that is the common
+"retain + unlearned model" evaluation; with several (e.g. `--models target base retain90_seed1 base_seed1`), the
+comparison of several unlearned models (methods, seeds, checkpoints) against one retain model. The world's models
+stand in for unlearned ones: the evaluation's work does not depend on how a model was made, only on its answers'
+lengths. Each pipeline runs `--repeats` times, alternated; the CPU seconds of each pipeline's processes
+(`resource.getrusage(RUSAGE_CHILDREN)`) and its wall time are recorded, and the fastest repeat is kept per pipeline
+(with the ratio per repeat). A process that only starts each evaluator is timed the same way, to show how much of
+each pipeline is start-up: it imports every module an evaluation process imports, on both sides the modules loaded
+lazily once a model is loaded or ROUGE is scored (`LAZY_IMPORTS`), then hf_unlearn's command modules, or
+open-unlearning's `src/eval.py --cfg job` (its imports, and composing the config). Everything runs on CPU with one
+torch thread (`OMP_NUM_THREADS=1`).
 
 How open-unlearning is run, unpatched: its model config `Llama-3.2-1B-Instruct` with the model and tokenizer paths,
 dtype (float32), device (cpu) and attention (default) overridden on the command line, its chat-template path with no
@@ -78,11 +84,21 @@ PATCHES = (
         lambda major: major >= 5,
     ),
 )
-PIPELINES = ("hf_unlearn (1 process)", "hf_unlearn (2 processes)", "open-unlearning (2 processes)")
+PIPELINES = ("hf_unlearn (1 process)", "hf_unlearn (1 process per model)", "open-unlearning (1 process per model)")
 # Start-up of one process (imports and, for open-unlearning, composing the config; no model, no data), measured the
 # same way, to split each pipeline's time into start-up and evaluation work: (name, the pipeline it belongs to).
 STARTUP = {"hf_unlearn start-up": "hf_unlearn", "open-unlearning start-up": "open-unlearning"}
-HF_UNLEARN_IMPORTS = "import torch, transformers, datasets, hf_unlearn.cli, hf_unlearn.eval.cli, hf_unlearn.eval.tofu"
+# Modules both evaluators import only once they load the model or score ROUGE (lazily): imported in both start-up
+# processes, so that a start-up counts every import of an evaluation process, on both sides alike.
+LAZY_IMPORTS = "import transformers.models.llama.modeling_llama, rouge_score.rouge_scorer, scipy.stats"
+HF_UNLEARN_IMPORTS = (
+    "import torch, transformers, datasets, hf_unlearn.cli, hf_unlearn.eval.cli, hf_unlearn.eval.tofu; " + LAZY_IMPORTS
+)
+# open-unlearning's start-up: the lazy imports, then its src/eval.py as a script with `--cfg job` (imports, config).
+OPEN_UNLEARNING_STARTUP = (
+    LAZY_IMPORTS + "; import runpy, sys; sys.argv = ['src/eval.py', *sys.argv[1:]]; "
+    "runpy.run_path('src/eval.py', run_name='__main__')"
+)
 
 
 def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
@@ -94,7 +110,13 @@ def parse_args(input_args: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--preset", default="default", help="Offline mini-TOFU preset ('test', 'default').")
     parser.add_argument("--world", default=None, help="A built world folder instead of the --preset cache.")
-    parser.add_argument("--model", default="target", help="The world's model to evaluate against the retain model.")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["target"],
+        help="The world's models to evaluate against the retain model (one process for all of them on hf_unlearn's "
+        "first pipeline; one process per model otherwise).",
+    )
     parser.add_argument("--retain_model", default="retain90", help="The world's retain model.")
     parser.add_argument("--forget_split", default="forget10", help="Forget split (forget01, forget05, forget10).")
     parser.add_argument("--batch_size", type=int, default=32, help="Batch size of both evaluators.")
@@ -292,7 +314,9 @@ def main(args: argparse.Namespace) -> dict:
 
     world = TofuWorld.from_path(args.world) if args.world else build_tofu_world(args.preset)
     data = str(world.data_dir)
-    model_dir, retain_dir = world.model_path(args.model), world.model_path(args.retain_model)
+    if len(set(args.models)) != len(args.models) or args.retain_model in args.models:
+        raise ValueError(f"--models must be distinct and differ from --retain_model, got {args.models}.")
+    retain_dir = world.model_path(args.retain_model)
     work = Path(tempfile.mkdtemp(prefix="bench_eval_ou_"))
     stubs = import_stubs(work / "stubs")
     ou_root = work / "open-unlearning"
@@ -304,67 +328,52 @@ def main(args: argparse.Namespace) -> dict:
     git = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False)
     commit = git.stdout.strip() or None
     ours_dir, ou_dir = work / "hf_unlearn", work / "open_unlearning"
+    cwd = os.getcwd()
+
+    def ours(extra: list[str]) -> tuple[list[str], str, dict[str, str]]:
+        return hf_unlearn_command(args, str(world.path), extra), cwd, env
+
+    def theirs(model: str | None) -> tuple[list[str], str, dict[str, str]]:
+        if model is None:  # the retain model
+            return open_unlearning_command(retain_dir, ou_dir / "retain", None, args, common), str(ou_root), ou_env
+        retain_logs = ou_dir / "retain" / "TOFU_EVAL.json"
+        cmd = open_unlearning_command(world.model_path(model), ou_dir / model, retain_logs, args, common)
+        return cmd, str(ou_root), ou_env
+
+    one_process = ["--model", *args.models, "--retain_model", args.retain_model, "--output_file"]
     pipelines = {
-        PIPELINES[0]: [
-            (
-                hf_unlearn_command(
-                    args,
-                    str(world.path),
-                    [
-                        "--model",
-                        args.model,
-                        "--retain_model",
-                        args.retain_model,
-                        "--output_file",
-                        str(ours_dir / "one.json"),
-                    ],
-                ),
-                os.getcwd(),
-                env,
-            )
-        ],
+        PIPELINES[0]: [ours([*one_process, *(str(ours_dir / f"one_{m}.json") for m in args.models)])],
         PIPELINES[1]: [
-            (
-                hf_unlearn_command(
-                    args,
-                    str(world.path),
-                    ["--model", args.retain_model, "--output_file", str(ours_dir / "retain.json")],
-                ),
-                os.getcwd(),
-                env,
-            ),
-            (
-                hf_unlearn_command(
-                    args,
-                    str(world.path),
+            ours(["--model", args.retain_model, "--output_file", str(ours_dir / "retain.json")]),
+            *(
+                ours(
                     [
                         "--model",
-                        args.model,
+                        m,
                         "--retain_results",
                         str(ours_dir / "retain.json"),
                         "--output_file",
-                        str(ours_dir / "two.json"),
-                    ],
-                ),
-                os.getcwd(),
-                env,
+                        str(ours_dir / f"each_{m}.json"),
+                    ]
+                )
+                for m in args.models
             ),
         ],
-        PIPELINES[2]: [
-            (open_unlearning_command(retain_dir, ou_dir / "retain", None, args, common), str(ou_root), ou_env),
-            (
-                open_unlearning_command(
-                    model_dir, ou_dir / "target", ou_dir / "retain" / "TOFU_EVAL.json", args, common
-                ),
-                str(ou_root),
-                ou_env,
-            ),
-        ],
+        PIPELINES[2]: [theirs(None), *(theirs(m) for m in args.models)],
     }
-    pipelines["hf_unlearn start-up"] = [([sys.executable, "-c", HF_UNLEARN_IMPORTS], os.getcwd(), env)]
+    pipelines["hf_unlearn start-up"] = [([sys.executable, "-c", HF_UNLEARN_IMPORTS], cwd, env)]
     pipelines["open-unlearning start-up"] = [
         (
-            [sys.executable, "src/eval.py", "--cfg", "job", "model=Llama-3.2-1B-Instruct", "task_name=s", *common],
+            [
+                sys.executable,
+                "-c",
+                OPEN_UNLEARNING_STARTUP,
+                "--cfg",
+                "job",
+                "model=Llama-3.2-1B-Instruct",
+                "task_name=s",
+                *common,
+            ],
             str(ou_root),
             ou_env,
         )
@@ -379,10 +388,10 @@ def main(args: argparse.Namespace) -> dict:
                 f"repeat {repeat + 1}: {name}: {runs[name][-1]['cpu_s']:.1f} CPU s, {runs[name][-1]['wall_s']:.1f} s"
             )
 
-    ours_one = json.loads((ours_dir / "one.json").read_text())["summary"]
-    ours_two = json.loads((ours_dir / "two.json").read_text())["summary"]
-    ours_retain = json.loads((ours_dir / "one.retain.json").read_text())["summary"]
-    theirs = json.loads((ou_dir / "target" / "TOFU_SUMMARY.json").read_text())
+    def summary(path: Path) -> dict[str, Any]:
+        return json.loads(path.read_text())["summary"]
+
+    ours_retain = summary(ours_dir / f"one_{args.models[0]}.retain.json")
     theirs_retain = json.loads((ou_dir / "retain" / "TOFU_SUMMARY.json").read_text())
     best = {name: min(r, key=lambda x: x["cpu_s"]) for name, r in runs.items()}
     baseline = best[PIPELINES[2]]
@@ -408,11 +417,15 @@ def main(args: argparse.Namespace) -> dict:
         for name in PIPELINES
     ]
     startups = [{"process": name, **best[name], "all_repeats": runs[name]} for name in STARTUP]
-    metrics = {
-        args.model: side_by_side(ours_one, theirs, ("hf_unlearn", "open_unlearning")),
-        args.retain_model: side_by_side(ours_retain, theirs_retain, ("hf_unlearn", "open_unlearning")),
-        f"{args.model}, hf_unlearn 1 vs 2 processes": side_by_side(ours_one, ours_two, ("1_process", "2_processes")),
-    }
+    metrics = {args.retain_model: side_by_side(ours_retain, theirs_retain, ("hf_unlearn", "open_unlearning"))}
+    for m in args.models:
+        one = summary(ours_dir / f"one_{m}.json")
+        theirs_m = json.loads((ou_dir / m / "TOFU_SUMMARY.json").read_text())
+        metrics[m] = side_by_side(one, theirs_m, ("hf_unlearn", "open_unlearning"))
+        each = summary(ours_dir / f"each_{m}.json")
+        metrics[f"{m}, hf_unlearn 1 process vs 1 process per model"] = side_by_side(
+            one, each, ("1_process", "1_process_per_model")
+        )
     print("| pipeline | CPU s | wall s | CPU speed-up | wall speed-up | CPU s less start-ups | its speed-up |")
     print("|---|---|---|---|---|---|---|")
     for t in timing:

@@ -112,13 +112,16 @@ def _eval(argv: list[str]):
     return args.func(args)
 
 
-def _expect_eval_error(tmp_path: Path, request, argv: list[str], match: str) -> None:
-    """`hf-unlearn eval tofu ARGV` on the test world fails with `match` before any evaluation starts."""
+def _expect_eval_error(
+    tmp_path: Path, request, argv: list[str], match: str, outputs: tuple[str, ...] = ("r.json",)
+) -> None:
+    """`hf-unlearn eval tofu ARGV --output_file OUTPUTS` on the test world fails with `match` before any evaluation
+    starts."""
     world = request.getfixturevalue("tofu_world")
     request.getfixturevalue("no_evaluation")
     argv = [a.replace("{world}", str(world.path)) for a in argv]
     with untouched(tmp_path), pytest.raises(ValueError, match=match):
-        _eval([*argv, "--output_file", str(tmp_path / "r.json")])
+        _eval([*argv, "--output_file", *(str(tmp_path / name) for name in outputs)])
 
 
 @pytest.fixture
@@ -519,6 +522,42 @@ def eval_output_exists(tmp_path, request):
     (tmp_path / "r.json").write_text('{"earlier": true}')
     _expect_eval_error(
         tmp_path, request, ["--model", "target", "--data", "{world}"], r"r.json already exists.*--overwrite"
+    )
+
+
+@case(
+    "evaluator",
+    "several `--model`s with a different number of `--output_file`s",
+    "one `.json` output file per `--model`, in the same order",
+)
+def eval_outputs_do_not_match_models(tmp_path, request):
+    argv = ["--model", "target", "base", "--retain_model", "retain90", "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"--output_file: got 1 file\(s\) for 2 model\(s\); give one .json")
+
+
+@case("evaluator", "the same model twice in `--model`", "give each model once")
+def eval_model_given_twice(tmp_path, request):
+    argv = ["--model", "target", "target", "--data", "{world}"]
+    _expect_eval_error(tmp_path, request, argv, r"--model lists 'target' more than once", ("a.json", "b.json"))
+
+
+@case(
+    "evaluator",
+    "two models' `--output_file`s are the same file (or one is the retain output)",
+    "give every output its own file",
+)
+def eval_output_file_given_twice(tmp_path, request):
+    argv = ["--model", "target", "base", "--data", "{world}"]
+    _expect_eval_error(
+        tmp_path, request, argv, r"--output_file: .*a.json is also another output", ("a.json", "a.json")
+    )
+    argv = ["--model", "target", "--retain_model", "retain90", "--retain_output_file", str(tmp_path / "a.json")]
+    _expect_eval_error(
+        tmp_path,
+        request,
+        [*argv, "--data", "{world}"],
+        r"--retain_output_file: .*a.json is also another output",
+        ("a.json",),
     )
 
 

@@ -18,6 +18,7 @@ from hf_unlearn.data import (
     retain_split_for,
     tokenize_prompt,
     tokenize_qa,
+    tokenize_qa_pairs,
 )
 
 
@@ -79,6 +80,42 @@ def test_bad_pairs_are_clear_errors(tokenizer):
         tokenize_qa(tokenizer, "Where was Ann born?", "Paris.", template="phi", max_length=4)
     with pytest.raises(ValueError, match="unknown template 'alpaca'"):
         get_template("alpaca")
+
+
+@pytest.mark.parametrize("template", ["chat", "phi"])
+def test_pairs_are_tokenised_as_prompt_then_answer_and_eos(tokenizer, template):
+    # expected ids built from the rendered texts, one tokenizer call per text (the batched path renders each
+    # question's prompt once and tokenises everything in two calls)
+    pairs = [("Where was Ann born?", "Ann was born in Paris."), ("Who?", "Bob"), ("Where was Ann born?", "Paris.")]
+    out = tokenize_qa_pairs(tokenizer, pairs, template)
+    for (question, answer), row in zip(pairs, out):
+        if template == "chat":
+            prompt = f"Question: {question}\nAnswer:"
+            full = tokenizer.apply_chat_template(
+                [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], tokenize=False
+            )
+            assert full == f"{prompt} {answer}<eos>"
+            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            answer_ids = tokenizer(f" {answer}<eos>", add_special_tokens=False)["input_ids"]
+        else:
+            prompt_ids = tokenizer(f"Question: {question}\nAnswer:")["input_ids"]
+            answer_ids = [*tokenizer(f" {answer}", add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+        assert row["input_ids"] == prompt_ids + answer_ids
+        assert row["labels"] == [IGNORE_INDEX] * len(prompt_ids) + answer_ids
+        assert row["attention_mask"] == [1] * len(row["input_ids"])
+    assert out[0]["input_ids"][: len(prompt_ids)] == out[2]["input_ids"][: len(prompt_ids)]  # one prompt, twice
+
+
+def test_bad_pair_errors_name_the_pair(tokenizer):
+    pairs = [("Who?", "Bob"), ("Who?", "Ann"), ("Who?", " ")]
+    names = ["forget row 0 (answer)", "forget row 0 (perturbed_answer)", "forget row 1 (answer)"]
+    with pytest.raises(ValueError, match=r"^forget row 1 \(answer\): answer must be a non-empty string"):
+        tokenize_qa_pairs(tokenizer, pairs, "phi", names=names)
+    long = [("Who?", "Bob"), ("Where was Ann born?", "Ann was born in Paris.")]
+    with pytest.raises(ValueError, match=r"^b: question\+answer is \d+ tokens, longer .*max_length=9"):
+        tokenize_qa_pairs(tokenizer, long, "phi", max_length=9, names=["a", "b"])
+    with pytest.raises(ValueError, match="got 1 names for 2 pairs"):
+        tokenize_qa_pairs(tokenizer, long, "phi", names=["a"])
 
 
 def test_pad_batch_left_and_right():

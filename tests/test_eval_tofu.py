@@ -437,11 +437,11 @@ def test_world_object_and_max_items(tofu_world, world_eval):
     )
 
 
-def test_world_command_scores_both_models_with_one_tokenisation_and_the_evaluator_numbers(
+def test_world_command_scores_every_model_with_one_tokenisation_and_the_evaluator_numbers(
     tofu_world, tmp_path, monkeypatch
 ):
-    """`hf-unlearn eval tofu --retain_model R --model M` gives exactly the numbers of `TofuEvaluator` called on R,
-    then on M against R, and tokenises the data once for both models."""
+    """`hf-unlearn eval tofu --retain_model R --model M1 M2` gives exactly the numbers of `TofuEvaluator` called on
+    R, then on M1 and M2 against R, and tokenises the data once for all three models."""
     from hf_unlearn.cli import main
     from hf_unlearn.eval.tofu import TofuEvaluator, mark_as_retain
 
@@ -454,19 +454,23 @@ def test_world_command_scores_both_models_with_one_tokenisation_and_the_evaluato
 
     monkeypatch.setattr(TofuEvaluator, "_tokenize", counting)
     settings = ["--max_new_tokens", "6", "--batch_size", "5", "--max_items", "4", "--forget_split", "forget05"]
-    out = tmp_path / "target.json"
-    args = ["eval", "tofu", "--model", "target", "--retain_model", "retain90", "--data", str(tofu_world.path)]
-    assert main([*args, *settings, "--output_file", str(out), "--no_progress"]) == 0
-    assert calls == [False, True]  # tokenised for the retain model, reused for the evaluated one
-    cli_target = json.loads(out.read_text())
+    outs = [tmp_path / "target.json", tmp_path / "base.json"]
+    args = ["eval", "tofu", "--model", "target", "base", "--retain_model", "retain90", "--data", str(tofu_world.path)]
+    assert main([*args, *settings, "--output_file", *map(str, outs), "--no_progress"]) == 0
+    assert calls == [False, True, True]  # tokenised for the retain model, reused for both evaluated ones
+    cli_target, cli_base = (json.loads(out.read_text()) for out in outs)
     cli_retain = json.loads((tmp_path / "target.retain.json").read_text())
+    for out in outs:  # the run's table (all three models) beside each result
+        table = out.with_suffix(".md").read_text()
+        assert "retain90 (retain)" in table and "| target |" in table and "| base |" in table
 
     evaluator = TofuEvaluator(
         tofu_world.load_tokenizer(), tofu_world, forget_split="forget05", batch_size=5, max_new_tokens=6, max_items=4
     )
     retain = mark_as_retain(evaluator(tofu_world.load_model("retain90")))
     target = evaluator(tofu_world.load_model("target"), retain_results=retain)
-    for cli, api in ((cli_retain, retain), (cli_target, target)):
+    base = evaluator(tofu_world.load_model("base"), retain_results=retain)
+    for cli, api in ((cli_retain, retain), (cli_target, target), (cli_base, base)):
         assert cli["summary"].keys() == api["summary"].keys()
         for key, value in api["summary"].items():
             assert cli["summary"][key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
@@ -477,3 +481,5 @@ def test_world_command_scores_both_models_with_one_tokenisation_and_the_evaluato
             np.testing.assert_allclose(cli["per_item"][eval_set]["truth_ratio"], items["truth_ratio"], rtol=1e-12)
     assert cli_retain["summary"]["forget_quality"] == 1.0  # the retain model against itself
     assert cli_target["summary"]["forget_quality"] is not None  # against the retain model evaluated in the command
+    assert cli_target["model"] == "target" and cli_base["model"] == "base"
+    assert cli_target["summary"]["forget_Q_A_Prob"] != cli_base["summary"]["forget_Q_A_Prob"]  # not one model twice

@@ -55,13 +55,15 @@ def _expected(model, tok, text, k):
     p = logp_all.exp()
     mu = (p * logp_all).sum(-1).numpy()
     sigma = np.sqrt((p * (logp_all - torch.from_numpy(mu)[:, None]) ** 2).sum(-1).numpy())
-    n_low = max(1, int(len(lp) * k))
+    # Min-K% and Min-K%++ leave out the last scored token, as open-unlearning's tokenwise_logprobs does
+    n_low = max(1, int((len(lp) - 1) * k))
+    z = (lp - mu) / np.maximum(sigma, 1e-3)
     nll = -lp.mean()
     return {
         "loss": -nll,
         "zlib": -nll / len(zlib.compress(text.encode("utf-8"))),
-        "min_k": np.sort(lp)[:n_low].mean(),
-        "min_k++": np.sort((lp - mu) / np.maximum(sigma, 1e-3))[:n_low].mean(),
+        "min_k": np.sort(lp[:-1])[:n_low].mean(),
+        "min_k++": np.sort(z[:-1])[:n_low].mean(),
         "nll": nll,
     }
 

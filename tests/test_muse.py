@@ -44,26 +44,33 @@ def test_knowmem_prompt_and_stop_words_follow_muse():
 @pytest.mark.parametrize(
     ("matches", "expected"),
     [
+        # the last flag (a TOFU answer's EOS) is never scored: n = len - 1
         ([True, True, True, True], 1.0),  # the whole text is reproduced: k = 0
-        ([False, True, True, True], 0.75),  # from position 1 on: 1 - 1/4
-        ([True, False, True, True], 0.5),
-        ([True, True, True, False], 0.25),  # nothing reproducible: open-unlearning's loop stops at k = n - 1
-        ([False], 1.0),  # n = 1: the loop never breaks and k stays n - 1 = 0 (open-unlearning's quirk)
+        ([True, True, True, False], 1.0),  # only the unscored last token is wrong
+        ([False, True, True, True], 2 / 3),  # from position 1 of 3 on: 1 - 1/3
+        ([True, False, True, True], 1 / 3),
+        ([True, True, False, True, True], 0.25),  # scored [T, T, F, T]: k = 3 of 4
+        ([True, True, True, False, True], 0.25),  # scored [T, T, T, F]: nothing reproducible, the loop stops at n - 1
+        ([False, False, True], 0.5),  # scored [F, F]: k = n - 1 = 1
+        ([False, True], 1.0),  # scored [F]: the loop never breaks, k stays n - 1 = 0 (open-unlearning's quirk)
     ],
 )
 def test_extraction_strength_of_matches_open_unlearning_loop(matches, expected):
     from hf_unlearn.eval.muse import extraction_strength_of
 
-    # open-unlearning's loop, written out: for k in range(n): if all(m[k:]) break; es = 1 - k / n.
-    n = len(matches)
+    # open-unlearning, written out: labels = labels[:-1]; for k in range(n): if all(m[k:]) break; es = 1 - k / n.
+    scored = matches[:-1]
+    n = len(scored)
     for k in range(n):
-        if all(matches[k:]):
+        if all(scored[k:]):
             break
     assert extraction_strength_of(matches) == pytest.approx(1 - k / n) == pytest.approx(expected)
 
 
-def test_extraction_strength_batched_equals_independent(muse_world):
-    """Teacher-forced argmax on the gt tokens, computed here per item without padding, equals the batched metric."""
+def test_extraction_strength_batched_equals_independent(muse_world, muse_eval):
+    """open-unlearning's MUSE extraction strength, computed here per item without padding: `prompt + " " + gt`
+    tokenised in one call with the prompt's tokens masked (their CompletionDataset), the last labelled token not
+    scored, teacher-forced argmax. Equals the batched metric and `hf-unlearn eval muse`'s per-item values."""
     from hf_unlearn.eval.muse import extraction_strength
 
     model, tok = muse_world.load_model("retain"), muse_world.load_tokenizer()
@@ -71,14 +78,17 @@ def test_extraction_strength_batched_equals_independent(muse_world):
     feats, want = [], []
     for r in rows:
         p = tok(r["prompt"])["input_ids"]
-        g = tok(" " + r["gt"], add_special_tokens=False)["input_ids"]
-        feats.append({"input_ids": p + g, "labels": [-100] * len(p) + g})
+        ids = tok(r["prompt"] + " " + r["gt"])["input_ids"]
+        feats.append({"input_ids": ids, "labels": [-100] * len(p) + ids[len(p) :]})
+        g = ids[len(p) : -1]  # the scored labels: all but the last
         with torch.no_grad():
-            pred = model(input_ids=torch.tensor([p + g])).logits[0].argmax(-1)[len(p) - 1 : -1].tolist()
+            pred = model(input_ids=torch.tensor([ids])).logits[0].argmax(-1)[len(p) - 1 : -2].tolist()
         k = next((k for k in range(len(g)) if pred[k:] == g[k:]), len(g) - 1)
         want.append(1 - k / len(g))
+    assert len(set(want)) > 1  # not a constant that any definition could give
     for bs in (1, 4):
         np.testing.assert_allclose(extraction_strength(model, feats, tok.pad_token_id, batch_size=bs), want)
+    np.testing.assert_allclose(muse_eval["retain"]["per_item"]["extraction_strength"], want)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -139,7 +139,8 @@ def test_mia_scores_max_length_truncates_every_text(muse):
             logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].double(), -1)
         lp = logp[torch.arange(7), ids[0, 1:]].numpy()
         assert scores["loss"][i] == pytest.approx(lp.mean(), rel=1e-4, abs=1e-6)
-        assert scores["min_k"][i] == pytest.approx(np.sort(lp)[:3].mean(), rel=1e-4, abs=1e-6)  # int(7 * 0.5) = 3
+        # Min-K% leaves out the last token (open-unlearning): the 3 lowest of the first 6, int(6 * 0.5) = 3
+        assert scores["min_k"][i] == pytest.approx(np.sort(lp[:-1])[:3].mean(), rel=1e-4, abs=1e-6)
         assert scores["zlib"][i] == pytest.approx(lp.mean() / len(zlib.compress(text.encode())), rel=1e-4, abs=1e-8)
 
 
@@ -349,7 +350,8 @@ def test_mia_scores_from_features_score_only_the_labelled_tokens_at_the_default_
     only_min_k = mia_scores_from_features(model, feats, tok.pad_token_id, attacks=("min_k",), batch_size=3)
     assert list(only_min_k) == ["min_k"]
     for i, lp in enumerate(answers):
-        assert only_min_k["min_k"][i] == pytest.approx(np.sort(lp)[: max(1, int(0.2 * len(lp)))].mean(), rel=1e-4)
+        kept = lp[:-1]  # the answer's last token is not a Min-K% token (open-unlearning)
+        assert only_min_k["min_k"][i] == pytest.approx(np.sort(kept)[: max(1, int(0.2 * len(kept)))].mean(), rel=1e-4)
     loss = mia_scores_from_features(model, feats, tok.pad_token_id, attacks=["loss"])["loss"]
     np.testing.assert_allclose(loss, [lp.mean() for lp in answers], rtol=1e-4)
 
@@ -427,10 +429,11 @@ def test_quantize_tensor_returns_the_input_dtype():
 def test_extraction_strength_reads_0_1_flags_and_tensors_as_booleans():
     from hf_unlearn.eval.muse import extraction_strength_of
 
-    # from position 2 on every token matches: k = 2, ES = 1 - 2/4 (0/1 integers are flags, not numbers to negate)
-    assert extraction_strength_of([1, 0, 1, 1]) == 0.5
-    assert extraction_strength_of(torch.tensor([True, False, True, True])) == 0.5
-    assert extraction_strength_of(np.array([0, 1, 1, 1, 1])) == pytest.approx(0.8)
+    # the last flag is not scored; of [1, 0, 1], every token matches from position 2 on: k = 2, ES = 1 - 2/3 (0/1
+    # integers are flags, not numbers to negate)
+    assert extraction_strength_of([1, 0, 1, 1]) == pytest.approx(1 / 3)
+    assert extraction_strength_of(torch.tensor([True, False, True, True])) == pytest.approx(1 / 3)
+    assert extraction_strength_of(np.array([0, 1, 1, 1, 0])) == pytest.approx(0.75)
 
 
 def test_verbmem_default_length_and_knowmem_bookkeeping(muse):
@@ -496,13 +499,14 @@ def test_mia_from_sequence_scores_default_k_is_a_fifth_of_the_tokens():
     from hf_unlearn.eval.mia import mia_scores_from_sequence_scores
     from hf_unlearn.eval.scoring import SequenceScores
 
-    lp = -torch.arange(1.0, 11.0)  # token log-probs -1 ... -10
+    lp = -torch.arange(1.0, 12.0)  # token log-probs -1 ... -11
     scores = SequenceScores(
-        nll=torch.tensor([5.5]), nll_sum=torch.tensor([55.0]), num_tokens=torch.tensor([10]), token_logprobs=[lp]
+        nll=torch.tensor([6.0]), nll_sum=torch.tensor([66.0]), num_tokens=torch.tensor([11]), token_logprobs=[lp]
     )
     out = mia_scores_from_sequence_scores(scores, ["loss", "min_k"])
-    # default k 0.2: the 2 lowest of 10 log-probs (-10, -9), mean -9.5; loss = -mean NLL
-    assert out["min_k"].tolist() == pytest.approx([-9.5]) and out["loss"].tolist() == pytest.approx([-5.5])
+    # the last token (-11) is left out (open-unlearning); default k 0.2: the 2 lowest of the other 10 (-10, -9), mean
+    # -9.5; loss = -mean NLL over all 11
+    assert out["min_k"].tolist() == pytest.approx([-9.5]) and out["loss"].tolist() == pytest.approx([-6.0])
 
 
 def test_mia_from_sequence_scores_refuses_missing_inputs_before_scoring():

@@ -286,7 +286,7 @@ def _auc(members, non_members):
 def test_tofu_privacy_metrics_against_per_item_forward_passes(tok):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(0)  # a draw whose Min-K% AUC is not 0 or 1 (checked below)
+    torch.manual_seed(4)  # a draw whose Min-K% AUC is not 0 or 1 (checked below)
     model = LlamaForCausalLM(
         LlamaConfig(
             vocab_size=len(WORDS),
@@ -318,11 +318,12 @@ def test_tofu_privacy_metrics_against_per_item_forward_passes(tok):
                 logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0].double(), -1)
             picked = [logp[t - 1, ids[t]].item() for t in range(start, len(ids))]
             loss.append(-sum(picked) / len(picked))
-            k = max(1, int(0.5 * len(picked)))
-            min_k.append(-sum(sorted(picked)[:k]) / k)
+            # open-unlearning leaves the last answer token (the EOS) out of Min-K% and extraction strength
+            k = max(1, int(0.5 * (len(picked) - 1)))
+            min_k.append(-sum(sorted(picked[:-1])[:k]) / k)
             # extraction strength (open-unlearning): 1 - k / n, k the shortest prefix after which every token is the
             # argmax, capped at n - 1
-            match = [int(logp[t - 1].argmax()) == ids[t] for t in range(start, len(ids))]
+            match = [int(logp[t - 1].argmax()) == ids[t] for t in range(start, len(ids) - 1)]
             n, wrong = len(match), [i for i, ok in enumerate(match) if not ok]
             es.append(1 - (min(wrong[-1] + 1, n - 1) if wrong else 0) / n)
         return loss, min_k, es

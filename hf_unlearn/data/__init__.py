@@ -11,6 +11,7 @@ from .templates import (
     model_max_length,
     tokenize_prompt,
     tokenize_qa,
+    tokenize_qa_pairs,
 )
 from .tofu import (
     FORGET_SPLITS,
@@ -61,6 +62,7 @@ __all__ = [
     "tokenize_prompt",
     "tokenize_qa",
     "tokenize_qa_dataset",
+    "tokenize_qa_pairs",
     "tokenize_texts",
     "validate_qa_dataset",
 ]

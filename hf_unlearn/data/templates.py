@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +62,21 @@ class QATemplate:
             [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
         )
 
-    def format_answer(self, question: str, answer: str, tokenizer: PreTrainedTokenizerBase | None = None) -> str:
-        """Returns the text that follows the prompt: the answer, with the chat template's end-of-turn if any."""
+    def format_answer(
+        self,
+        question: str,
+        answer: str,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        prompt: str | None = None,
+    ) -> str:
+        """Returns the text that follows the prompt: the answer, with the chat template's end-of-turn if any.
+
+        `prompt`, when given, is `format_prompt(question, tokenizer)` already rendered (saves rendering it again).
+        """
         if not self.use_chat_template:
             return self.answer_prefix + answer
-        prompt = self.format_prompt(question, tokenizer)
+        if prompt is None:
+            prompt = self.format_prompt(question, tokenizer)
         full = tokenizer.apply_chat_template(
             [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], tokenize=False
         )
@@ -138,32 +149,90 @@ def tokenize_qa(
         >>> len(out["input_ids"]) == len(out["labels"])
         True
     """
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError(f"question must be a non-empty string, got {question!r}.")
-    if not isinstance(answer, str) or not answer.strip():
-        raise ValueError(f"answer must be a non-empty string, got {answer!r} (question: {question!r}).")
+    return tokenize_qa_pairs(tokenizer, [(question, answer)], template, max_length=max_length, add_eos=add_eos)[0]
+
+
+def tokenize_qa_pairs(
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    template: str | QATemplate = "auto",
+    max_length: int | None = None,
+    add_eos: bool = True,
+    names: Sequence[str] | None = None,
+) -> list[dict[str, list[int]]]:
+    """Tokenises many QA pairs at once: the same as [`tokenize_qa`] on each pair, faster.
+
+    Each distinct question's prompt is rendered once (a TOFU item's answer, paraphrase and perturbed answers share
+    it), and all prompts and all answers go through the tokenizer in two batched calls.
+
+    Args:
+        tokenizer (`PreTrainedTokenizerBase`): The model's tokenizer.
+        pairs (`Sequence[tuple[str, str]]`): `(question, answer)` pairs.
+        template, max_length, add_eos: As in [`tokenize_qa`].
+        names (`Sequence[str]`, *optional*): A name per pair (e.g. `"forget10 row 3 (answer)"`), put before the
+            message of the `ValueError` that a bad pair raises.
+
+    Returns:
+        `list[dict]`: Per pair, `input_ids`, `attention_mask` and `labels` lists of equal length.
+
+    Example:
+        >>> from hf_unlearn.synthetic import build_tokenizer
+        >>> tok = build_tokenizer(["Question: Who? Answer: Ann."], vocab_size=300)
+        >>> pairs = [("Who?", "Ann."), ("Who?", "Bob.")]
+        >>> tokenize_qa_pairs(tok, pairs, "chat") == [tokenize_qa(tok, q, a, "chat") for q, a in pairs]
+        True
+    """
+    if names is not None and len(names) != len(pairs):
+        raise ValueError(f"got {len(names)} names for {len(pairs)} pairs.")
+
+    def fail(i: int, message: str) -> ValueError:
+        return ValueError(f"{names[i]}: {message}" if names is not None else message)
+
+    for i, (question, answer) in enumerate(pairs):
+        if not isinstance(question, str) or not question.strip():
+            raise fail(i, f"question must be a non-empty string, got {question!r}.")
+        if not isinstance(answer, str) or not answer.strip():
+            raise fail(i, f"answer must be a non-empty string, got {answer!r} (question: {question!r}).")
     tpl = get_template(template, tokenizer)
-    prompt = tpl.format_prompt(question, tokenizer)
+    if add_eos and tokenizer.eos_token_id is None and pairs:
+        raise ValueError("the tokenizer has no eos_token; set `tokenizer.eos_token` or pass add_eos=False.")
+    questions = list(dict.fromkeys(q for q, _ in pairs))
+    prompts = {q: tpl.format_prompt(q, tokenizer) for q in questions}
     # A chat template already renders the BOS token (if any) as text.
-    prompt_ids = tokenizer(prompt, add_special_tokens=not tpl.use_chat_template)["input_ids"]
-    answer_ids = tokenizer(tpl.format_answer(question, answer, tokenizer), add_special_tokens=False)["input_ids"]
-    if add_eos and tokenizer.eos_token_id not in answer_ids:
-        if tokenizer.eos_token_id is None:
-            raise ValueError("the tokenizer has no eos_token; set `tokenizer.eos_token` or pass add_eos=False.")
-        answer_ids = [*answer_ids, tokenizer.eos_token_id]
-    if not answer_ids:
-        raise ValueError(f"answer {answer!r} tokenises to zero tokens (question: {question!r}).")
-    total = len(prompt_ids) + len(answer_ids)
-    if max_length is not None and total > max_length:
-        raise ValueError(
-            f"question+answer is {total} tokens, longer than the model's context (max_length={max_length}): "
-            f"question {question[:80]!r}. Raise max_length (the model's max_position_embeddings) or drop the row."
+    prompt_ids = (
+        dict(
+            zip(
+                questions,
+                tokenizer([prompts[q] for q in questions], add_special_tokens=not tpl.use_chat_template)["input_ids"],
+            )
         )
-    return {
-        "input_ids": [*prompt_ids, *answer_ids],
-        "attention_mask": [1] * total,
-        "labels": [IGNORE_INDEX] * len(prompt_ids) + list(answer_ids),
-    }
+        if questions
+        else {}
+    )
+    answer_texts = [tpl.format_answer(q, a, tokenizer, prompt=prompts[q]) for q, a in pairs]
+    answer_ids = tokenizer(answer_texts, add_special_tokens=False)["input_ids"] if pairs else []
+    out = []
+    for i, ((question, answer), ids) in enumerate(zip(pairs, answer_ids)):
+        if add_eos and tokenizer.eos_token_id not in ids:
+            ids = [*ids, tokenizer.eos_token_id]
+        if not ids:
+            raise fail(i, f"answer {answer!r} tokenises to zero tokens (question: {question!r}).")
+        prompt = prompt_ids[question]
+        total = len(prompt) + len(ids)
+        if max_length is not None and total > max_length:
+            raise fail(
+                i,
+                f"question+answer is {total} tokens, longer than the model's context (max_length={max_length}): "
+                f"question {question[:80]!r}. Raise max_length (the model's max_position_embeddings) or drop the row.",
+            )
+        out.append(
+            {
+                "input_ids": [*prompt, *ids],
+                "attention_mask": [1] * total,
+                "labels": [IGNORE_INDEX] * len(prompt) + list(ids),
+            }
+        )
+    return out
 
 
 def tokenize_prompt(

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .collate import pad_batch, require_pad_token
-from .templates import IGNORE_INDEX, QATemplate, tokenize_qa
+from .templates import IGNORE_INDEX, QATemplate, tokenize_qa_pairs
 
 
 if TYPE_CHECKING:
@@ -219,12 +219,12 @@ def tokenize_qa_dataset(
     Returns:
         `list[dict]`: One `{input_ids, attention_mask, labels}` per row.
     """
-    out = []
+    pairs = []
     for i, row in enumerate(data):
         if question_column not in row or answer_column not in row:
             raise ValueError(f"row {i} has keys {sorted(row)}; expected {question_column!r} and {answer_column!r}.")
-        out.append(tokenize_qa(tokenizer, row[question_column], row[answer_column], template, max_length))
-    return out
+        pairs.append((row[question_column], row[answer_column]))
+    return tokenize_qa_pairs(tokenizer, pairs, template, max_length, names=[f"row {i}" for i in range(len(pairs))])
 
 
 def build_forget_retain_dataset(

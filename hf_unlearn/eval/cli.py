@@ -7,8 +7,8 @@ Example:
     >>> parser = argparse.ArgumentParser()
     >>> register_cli(parser.add_subparsers(dest="command"))
     >>> args = parser.parse_args(["eval", "tofu", "--model", "m", "--output_file", "r.json"])
-    >>> args.forget_split, args.batch_size
-    ('forget10', 16)
+    >>> args.model, args.forget_split, args.batch_size
+    (['m'], 'forget10', 16)
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         required=True,
-        help="Model to evaluate: a folder, a Hub id, or the name of a model of the world given by --data "
-        "(e.g. `target`, `retain90`).",
+        nargs="+",
+        help="Model(s) to evaluate: a folder, a Hub id, or the name of a model of the world given by --data "
+        "(e.g. `target`, `retain90`). Several models are evaluated one after the other in this process, each "
+        "against the same retain model, on data loaded and tokenised once (when their tokenizers match); give one "
+        "--output_file per model.",
     )
     retain = p.add_mutually_exclusive_group()
     retain.add_argument(
@@ -68,12 +71,14 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--output_file",
         required=True,
-        help="Where to write the model's results (a .json file); the Markdown table is written beside it (.md).",
+        nargs="+",
+        help="Where to write each model's results (a .json file per --model, in the same order); the Markdown "
+        "table of the run (every model) is written beside each (.md).",
     )
     p.add_argument(
         "--retain_output_file",
         default=None,
-        help="Where to write the retain model's results (JSON); default: <output_file stem>.retain.json.",
+        help="Where to write the retain model's results (JSON); default: <first output_file stem>.retain.json.",
     )
     p.add_argument(
         "--template",
@@ -149,8 +154,9 @@ def check_inputs(args: argparse.Namespace) -> None:
 
     Raises:
         `ValueError`: A missing folder ("no such folder"), a folder that is not a saved model, an unknown world
-            model name, a missing `--retain_results` file, an existing output file without `--overwrite`, or a Hub id
-            that cannot be reached.
+            model name, a missing `--retain_results` file, a model given twice, not one `.json` output file per
+            model, an output file given twice, an existing output file without `--overwrite`, or a Hub id that
+            cannot be reached.
     """
     from ..data.tofu import WORLD_MANIFEST
     from ..sources import check_dataset_source, check_model_source
@@ -161,7 +167,28 @@ def check_inputs(args: argparse.Namespace) -> None:
         hint="Pass a Hub dataset id (locuslab/TOFU) or a mini-TOFU world folder; build one with "
         f"`hf-unlearn build-world tofu --output_dir {args.data}`.",
     )
-    for option, value in (("--model", args.model), ("--retain_model", args.retain_model)):
+    repeated = [m for i, m in enumerate(args.model) if m in args.model[:i]]
+    if repeated:
+        raise ValueError(f"--model lists {repeated[0]!r} more than once; give each model once.")
+    if len(args.output_file) != len(args.model):
+        raise ValueError(
+            f"--output_file: got {len(args.output_file)} file(s) for {len(args.model)} model(s); give one .json file "
+            "per --model, in the same order."
+        )
+    outputs = [Path(f) for f in args.output_file]
+    for out in outputs:
+        if out.suffix != ".json":
+            raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {out}.")
+    if args.retain_model is not None:
+        outputs.append(_retain_output(args))
+    resolved = [out.resolve() for out in outputs]
+    for i, out in enumerate(resolved):
+        if out in resolved[:i]:
+            what = (
+                "--retain_output_file" if args.retain_model is not None and i == len(outputs) - 1 else "--output_file"
+            )
+            raise ValueError(f"{what}: {outputs[i]} is also another output file; give every output its own file.")
+    for option, value in [("--model", m) for m in args.model] + [("--retain_model", args.retain_model)]:
         if value is not None:
             check_model_source(resolve_model_path(value, args.data), option)
     if args.retain_results is not None and not Path(args.retain_results).is_file():
@@ -172,16 +199,13 @@ def check_inputs(args: argparse.Namespace) -> None:
     is_world = (Path(args.data) / WORLD_MANIFEST).is_file()
     if args.retain_model is None and args.retain_results is None and not is_world:
         print("note: no --retain_model / --retain_results: forget quality will not be computed.", file=sys.stderr)  # noqa: T201
-    outputs = [Path(args.output_file)]
-    if args.retain_model is not None:
-        outputs.append(_retain_output(args))
     for out in outputs:
         if out.exists() and not args.overwrite:
             raise ValueError(f"{out} already exists; choose a new --output_file, or pass --overwrite to replace it.")
 
 
 def _retain_output(args: argparse.Namespace) -> Path:
-    output = Path(args.output_file)
+    output = Path(args.output_file[0])
     return Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
 
 
@@ -248,15 +272,10 @@ def run_tofu(args: argparse.Namespace) -> int:
 
         datasets.disable_progress_bars()
         transformers.utils.logging.disable_progress_bar()
-    output = Path(args.output_file)
-    if output.suffix != ".json":
-        raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {output}.")
-    if args.retain_model is not None and _retain_output(args).resolve() == output.resolve():
-        raise ValueError("--retain_output_file must differ from --output_file.")
     check_inputs(args)
     rows: dict[str, Any] = {}
     retain_results: Any = None
-    evaluator = None  # the data is loaded and tokenised once for the retain and the evaluated model
+    evaluator = None  # the data is loaded and tokenised once for the retain model and every evaluated model
     if args.retain_results is not None:
         retain_results = load_json(args.retain_results)
     elif args.retain_model is not None:
@@ -267,16 +286,18 @@ def run_tofu(args: argparse.Namespace) -> int:
         save_json(retain_results, retain_out)
         print(f"wrote {retain_out} ({retain_results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
         rows[f"{args.retain_model} (retain)"] = retain_results
-    results, _ = _evaluate(args.model, args, retain_results=retain_results, evaluator=evaluator)
-    if args.retain_results is not None:
-        results["retain_results"] = os.fspath(args.retain_results)
-    elif args.retain_model is not None:
-        results["retain_model"] = args.retain_model
-    save_json(results, output)
-    print(f"wrote {output} ({results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
-    rows[args.model] = results
+    for model_arg, output in zip(args.model, map(Path, args.output_file)):
+        results, evaluator = _evaluate(model_arg, args, retain_results=retain_results, evaluator=evaluator)
+        if args.retain_results is not None:
+            results["retain_results"] = os.fspath(args.retain_results)
+        elif args.retain_model is not None:
+            results["retain_model"] = args.retain_model
+        save_json(results, output)
+        print(f"wrote {output} ({results['eval_seconds']:.1f} s)", file=sys.stderr)  # noqa: T201
+        rows[model_arg] = results
     table = tofu_table(rows)
-    output.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+    for output in args.output_file:
+        Path(output).with_suffix(".md").write_text(table + "\n", encoding="utf-8")
     print(table)  # noqa: T201
     return 0
 

@@ -13,6 +13,13 @@ token negative log-likelihood of the scored tokens, `log p_t` the log-probabilit
 | `min_k++` | mean of the `max(1, int(k n))` smallest `(log p_t - mu_t) / sigma_t` | Zhang et al., 2024 (Min-K%++) |
 | `reference` | `nll_ref - nll` (the reference model's loss minus the model's) | Carlini et al., 2021 |
 
+**Which tokens** (as open-unlearning, `src/evals/metrics/utils.py`): `loss` and `zlib` use every labelled token;
+`min_k` and `min_k++` leave out the **last** labelled token (`tokenwise_logprobs` / `tokenwise_vocab_logprobs` cut
+the label positions with `[:-1]`, meant for the EOS of a chat answer; on a whole text it is the text's last token), so
+there `n` is one less, and a sequence with a single labelled token scores 0 (open-unlearning's value for no token).
+[`min_k_score`] and [`min_k_plus_plus_score`] compute the formula on the tokens they are given; the per-sequence
+functions ([`mia_scores`], [`mia_scores_from_features`], [`mia_scores_from_sequence_scores`]) drop the last one.
+
 In Min-K%++, `mu_t = sum_z p(z) log p(z)` and `sigma_t^2 = sum_z p(z) (log p(z) - mu_t)^2` are the mean and variance
 of the log-probabilities under the model's own next-token distribution at position `t` (`sigma_t` is floored at
 `1e-3`, as open-unlearning floors the variance at `1e-6`, so a one-hot distribution does not divide by zero).
@@ -279,7 +286,8 @@ def mia_scores_from_sequence_scores(
     scored_texts: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-sequence scores of the model-only attacks from an already computed scoring pass, so that one forward pass
-    serves several metrics (e.g. TOFU's probability and its MIAs on the same answers).
+    serves several metrics (e.g. TOFU's probability and its MIAs on the same answers). `min_k` and `min_k++` leave out
+    each sequence's last labelled token, as open-unlearning (module docstring).
 
     Args:
         scores ([`~hf_unlearn.eval.scoring.SequenceScores`]): From `score_sequences`, with token log-probabilities for
@@ -294,10 +302,10 @@ def mia_scores_from_sequence_scores(
     Example:
         >>> import torch
         >>> from hf_unlearn.eval.scoring import SequenceScores
-        >>> s = SequenceScores(nll=torch.tensor([0.5]), nll_sum=torch.tensor([1.0]), num_tokens=torch.tensor([2]),
-        ...     token_logprobs=[torch.tensor([-0.2, -0.8])])
+        >>> s = SequenceScores(nll=torch.tensor([0.5]), nll_sum=torch.tensor([1.5]), num_tokens=torch.tensor([3]),
+        ...     token_logprobs=[torch.tensor([-0.2, -0.4, -0.9])])
         >>> {a: v.tolist() for a, v in mia_scores_from_sequence_scores(s, ["loss", "min_k"], k=0.5).items()}
-        {'loss': [-0.5], 'min_k': [-0.800000011920929]}
+        {'loss': [-0.5], 'min_k': [-0.4000000059604645]}
     """
     unknown = [a for a in attacks if a not in MODEL_ATTACKS]
     if unknown:
@@ -321,11 +329,11 @@ def mia_scores_from_sequence_scores(
         elif attack == "zlib":
             out[attack] = -nll / np.array([zlib_entropy(t) for t in scored_texts], dtype=np.float64)
         elif attack == "min_k":
-            out[attack] = np.array([min_k_score(lp, k) for lp in scores.token_logprobs])
+            out[attack] = np.array([min_k_score(lp[:-1], k) if len(lp) > 1 else 0.0 for lp in scores.token_logprobs])
         else:
             out[attack] = np.array(
                 [
-                    min_k_plus_plus_score(lp, mu, sd, k)
+                    min_k_plus_plus_score(lp[:-1], mu[:-1], sd[:-1], k) if len(lp) > 1 else 0.0
                     for lp, mu, sd in zip(scores.token_logprobs, scores.token_logprob_mean, scores.token_logprob_std)
                 ]
             )
@@ -359,7 +367,8 @@ def mia_scores(
 ) -> dict[str, np.ndarray]:
     """Membership-inference scores of whole texts under a causal LM, per attack (higher = more likely a member).
 
-    Every token after the first is scored; see the module docstring for each attack's formula.
+    Every token after the first is scored (Min-K% and Min-K%++ leave out the last one too, as open-unlearning); see
+    the module docstring for each attack's formula.
 
     Args:
         model (`PreTrainedModel`): The causal LM under attack.

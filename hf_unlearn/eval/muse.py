@@ -11,9 +11,13 @@ and open-unlearning define them, plus open-unlearning's extraction strength.
   the true answer. KnowMem(D_r) is MUSE's utility measure.
 - **PrivLeak**: the Min-K% (k = 0.4) membership AUC of forget (members) vs holdout texts, relative to the retain
   model's, in % (see [`~hf_unlearn.eval.mia.privleak`]); 0 = like the retain model.
-- **Extraction strength** (open-unlearning): per item `1 - k/n`, where `n` is the number of scored tokens and `k`
-  the first position from which the model's argmax predictions reproduce the rest of the text exactly (teacher
-  forcing). As in open-unlearning's loop, when not even the last token is predicted, `k = n - 1` (so ES = `1/n`).
+- **Extraction strength** (open-unlearning): per item `1 - k/n`, where the scored tokens are the labelled tokens
+  (the continuation `gt`) **except the last one**, `n` is their number and `k` the first position from which the
+  model's argmax predictions reproduce the rest of them exactly (teacher forcing). As in open-unlearning's loop, when
+  not even the last scored token is predicted, `k = n - 1` (so ES = `1/n`); an item with no scored token gets 0.
+  open-unlearning leaves the last labelled token out in `tokenwise_vocab_logprobs` (`src/evals/metrics/utils.py`:
+  the label positions are cut with `[:-1]`, meant for the EOS of a chat answer; a MUSE text has no EOS, so there it
+  is the text's last token) and scores in `extraction_strength` (`src/evals/metrics/memorization.py`).
 
 All numbers are fractions in `[0, 1]` (PrivLeak in %) under open-unlearning's key names (`forget_verbmem_ROUGE`,
 `forget_knowmem_ROUGE`, `retain_knowmem_ROUGE`, `privleak`, `extraction_strength`, `mia_min_k`, ...); the Markdown
@@ -25,7 +29,7 @@ Example:
     'Question: Where?\\nAnswer: Paris\\n\\nQuestion: Who?\\nAnswer: '
     >>> cut_at_stop_words("Ann Lee\\n\\nQuestion: next")
     'Ann Lee'
-    >>> extraction_strength_of([False, True, True, True])  # the last 3 of 4 tokens are reproduced: 1 - 1/4
+    >>> extraction_strength_of([False, True, True, True, False])  # 5 labels; of the first 4, the last 3 match: 1 - 1/4
     0.75
 """
 
@@ -97,11 +101,30 @@ def cut_at_stop_words(text: str, stop_words: Sequence[str] = KNOWMEM_STOP_WORDS)
 
 
 def extraction_strength_of(matches: Sequence[bool] | Any) -> float:
-    """Extraction strength of one item from its per-token "argmax equals label" flags (see the module docstring)."""
+    """Extraction strength of one item, as open-unlearning computes it (see the module docstring).
+
+    Args:
+        matches (`Sequence[bool]` or `torch.Tensor`): One flag per labelled token, in order, the last (e.g. a TOFU
+            answer's EOS) included: whether the model's most likely next token is that label
+            (`SequenceScores.token_argmax_match`). 0/1 integers are read as flags.
+
+    Returns:
+        `float`: `1 - k/n` over all flags but the last (`n` of them; `k` the first position from which every flag is
+        set, `n - 1` when none is); 0 when there is only one flag.
+
+    Example:
+        >>> extraction_strength_of([True, True, True, False])  # only the last label (not scored) is mispredicted
+        1.0
+        >>> extraction_strength_of([True, False, True, True])  # scored [T, F, T]: k = 2 of n = 3
+        0.33333333333333337
+    """
     m = np.asarray(matches.cpu().numpy() if hasattr(matches, "cpu") else matches, dtype=bool)
+    if m.ndim != 1 or m.size == 0:
+        raise ValueError(f"extraction strength needs a non-empty 1-D sequence of token flags, got shape {m.shape}.")
+    m = m[:-1]  # open-unlearning does not score the last labelled token
     n = m.size
     if n == 0:
-        raise ValueError("extraction strength needs at least one scored token.")
+        return 0.0  # open-unlearning's score for an item with no scored token
     # The first k whose suffix m[k:] is all True; open-unlearning's loop leaves k = n - 1 when there is none.
     wrong = np.flatnonzero(~m)
     k = 0 if wrong.size == 0 else min(int(wrong[-1]) + 1, n - 1)
@@ -235,7 +258,8 @@ def extraction_strength(
     batch_size: int = 8,
     progress: bool = False,
 ) -> np.ndarray:
-    """Per-item extraction strength of tokenised sequences (labelled tokens = the text to extract).
+    """Per-item extraction strength of tokenised sequences (labelled tokens = the text to extract), open-unlearning's
+    definition: the last labelled token is not scored (see [`extraction_strength_of`]).
 
     Args:
         model (`PreTrainedModel`): The causal LM.
@@ -246,7 +270,10 @@ def extraction_strength(
         progress (`bool`, *optional*, defaults to `False`): Show progress bars.
 
     Returns:
-        `np.ndarray`: One value in `(0, 1]` per sequence.
+        `np.ndarray`: One value in `[0, 1]` per sequence (0 only for a sequence with a single labelled token).
+
+    Example:
+        >>> es = extraction_strength(model, [{"input_ids": [5, 6, 7, 8], "labels": [-100, 6, 7, 8]}], 0)  # doctest: +SKIP
     """
     from .scoring import score_sequences
 
@@ -426,10 +453,11 @@ def evaluate_muse(
         for name, scores in mia.items():
             per_item[f"mia_{name}"] = {a: v.tolist() for a, v in scores.items()}
         features = []
+        # open-unlearning's CompletionDataset: prompt + " " + gt tokenised in one call, the prompt's length masked
         for r in verb:
-            prompt_ids = tokenizer(r["prompt"], add_special_tokens=True)["input_ids"]
-            gt_ids = tokenizer(" " + r["gt"], add_special_tokens=False)["input_ids"]
-            features.append({"input_ids": prompt_ids + gt_ids, "labels": [-100] * len(prompt_ids) + gt_ids})
+            prompt_len = len(tokenizer(r["prompt"], add_special_tokens=True)["input_ids"])
+            ids = tokenizer(r["prompt"] + " " + r["gt"], add_special_tokens=True)["input_ids"]
+            features.append({"input_ids": ids, "labels": [-100] * prompt_len + ids[prompt_len:]})
         es = extraction_strength(model, features, pad_id, batch_size=batch_size, progress=progress)
         per_item["extraction_strength"] = es.tolist()
 

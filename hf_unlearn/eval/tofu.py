@@ -394,20 +394,20 @@ def _perturbed_list(value: Any, row: int, split: str) -> list[str]:
 def _tokenize_set(
     rows: list[dict[str, Any]], eval_set: str, split: str, tokenizer: Any, template: Any, ctx: int | None
 ) -> tuple[list[dict[str, list[int]]], list[int], list[int], list[list[int]]]:
-    """Tokenises every sequence of a set into one flat list, and says where each item's sequences are."""
-    from ..data.templates import tokenize_qa
+    """Tokenises every sequence of a set into one flat list (in one batched call), and says where each item's
+    sequences are."""
+    from ..data.templates import tokenize_qa_pairs
 
-    features: list[dict[str, list[int]]] = []
+    pairs: list[tuple[str, str]] = []
+    names: list[str] = []
     ans_idx: list[int] = []
     para_idx: list[int] = []
     pert_idx: list[list[int]] = []
 
     def add(question: str, answer: str, row: int, what: str) -> int:
-        try:
-            features.append(tokenize_qa(tokenizer, question, answer, template, max_length=ctx))
-        except ValueError as err:
-            raise ValueError(f"{split} row {row} ({what}): {err}") from err
-        return len(features) - 1
+        pairs.append((question, answer))
+        names.append(f"{split} row {row} ({what})")
+        return len(pairs) - 1
 
     for i, r in enumerate(rows):
         q = r["question"]
@@ -417,6 +417,7 @@ def _tokenize_set(
         else:
             para_idx.append(add(q, r["paraphrased_answer"], i, "paraphrased_answer"))
         pert_idx.append([add(q, p, i, "perturbed_answer") for p in _perturbed_list(r["perturbed_answer"], i, split)])
+    features = tokenize_qa_pairs(tokenizer, pairs, template, max_length=ctx, names=names)
     return features, ans_idx, para_idx, pert_idx
 
 
@@ -547,7 +548,7 @@ class TofuEvaluator:
 
     def _tokenize(self, ctx: int | None) -> dict[str, Any]:
         """Every sequence and prompt, tokenised once per context length (the same for every model of a family)."""
-        from ..data.templates import tokenize_qa
+        from ..data.templates import tokenize_qa_pairs
 
         if ctx not in self._tokenized:
             sets = {}
@@ -565,10 +566,9 @@ class TofuEvaluator:
                 }
             holdout = None
             if self.holdout_rows is not None:
-                holdout = [
-                    tokenize_qa(self.tokenizer, r["question"], r["answer"], self.template, max_length=ctx)
-                    for r in self.holdout_rows
-                ]
+                holdout = tokenize_qa_pairs(
+                    self.tokenizer, [(r["question"], r["answer"]) for r in self.holdout_rows], self.template, ctx
+                )
             self._tokenized[ctx] = {"sets": sets, "holdout": holdout}
         return self._tokenized[ctx]
 
@@ -882,7 +882,9 @@ def tofu_privacy_metrics(
     progress: bool = False,
 ) -> dict[str, Any]:
     """open-unlearning's TOFU privacy metrics: MIA AUCs of forget (members) vs holdout QA pairs, PrivLeak, and
-    extraction strength on the forget set. Every score is on the answer tokens given the question.
+    extraction strength on the forget set. Every score is on the answer tokens given the question (the answer's EOS
+    included); as in open-unlearning, Min-K%, Min-K%++ and extraction strength leave out the last of them, the EOS
+    (see [`~hf_unlearn.eval.mia`] and [`~hf_unlearn.eval.muse.extraction_strength_of`]).
 
     Args:
         model (`PreTrainedModel`): The causal LM.

@@ -102,7 +102,7 @@ class AuthorSelectionProblem(SelectionProblem):
         eval_batch_size: int = 32,
     ):
         from ..data.collate import require_pad_token
-        from ..data.templates import get_template, model_max_length, tokenize_qa
+        from ..data.templates import get_template, model_max_length, tokenize_qa_pairs
         from ..eval.scoring import score_sequences
 
         if method not in TOFU_LOWER_METHODS:
@@ -114,7 +114,7 @@ class AuthorSelectionProblem(SelectionProblem):
         self.pad_id = require_pad_token(tokenizer)
         tpl = get_template(template, tokenizer)
         ctx = model_max_length(model)
-        self.features = [tokenize_qa(tokenizer, r["question"], r["answer"], tpl, max_length=ctx) for r in rows]
+        self.features = tokenize_qa_pairs(tokenizer, [(r["question"], r["answer"]) for r in rows], tpl, max_length=ctx)
         self.unit_names = list(dict.fromkeys(groups))
         index = {name: i for i, name in enumerate(self.unit_names)}
         self.row_unit = torch.tensor([index[g] for g in groups])
