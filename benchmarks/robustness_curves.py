@@ -262,6 +262,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         "summary": summary,
         "runs": {label: [{k: v for k, v in r.items() if k != "path"} for r in rs] for label, rs in runs.items()},
     }
+    if muse:  # each unlearned model's full MUSE evaluation by the job (KnowMem on retain: what unlearning kept)
+        report["unlearning"] = {
+            m: [
+                {"seed": s, **json.loads((Path(models[m, s]).parent / "results.json").read_text())["unlearned"]}
+                for s in args.seeds
+            ]
+            for m in args.methods
+        }
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     Path(args.results).write_text(json.dumps(report, indent=1) + "\n")
     if args.plot:
