@@ -2,6 +2,8 @@
 per-item computations: one unpadded sequence per forward pass, `model.generate` on one prompt at a time, and the
 separate MIA / extraction-strength passes."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -199,6 +201,34 @@ def test_merge_cache_left_pads_the_shorter_cache_and_mask():
     c, d = cache_of(1, 1, 2), cache_of(1, 2, 3)
     assert _merge_cache(c, torch.tensor([[1]]), d, torch.tensor([[1, 1]])).tolist() == [[0, 1], [1, 1]]
     assert c.layers[0].keys[:, 0, :, 0].tolist() == [[0, 2], [3, 3]]
+
+
+def test_reserved_cache_layer_writes_in_place_and_holds_what_concatenation_would():
+    """Decoding steps write into room reserved ahead (no copy of the cache per step); after a row selection and a
+    merge (new tensors assigned to `keys` / `values`) the next step starts a new reservation holding them."""
+    layer = scoring._reserved_layer()(capacity=6)
+    g = torch.Generator().manual_seed(0)
+    steps = [torch.randn(3, 2, n, 4, generator=g) for n in (3, 1, 1, 1)]  # a 3-token prompt, then 3 decoding steps
+    expected_k, expected_v = torch.empty(3, 2, 0, 4), torch.empty(3, 2, 0, 4)
+    pointers = set()
+    for k in steps:
+        keys, values = layer.update(k, -2 * k)
+        expected_k, expected_v = torch.cat([expected_k, k], dim=2), torch.cat([expected_v, -2 * k], dim=2)
+        assert torch.equal(keys, expected_k) and torch.equal(values, expected_v)
+        pointers.add(keys.data_ptr())
+    assert len(pointers) == 1 and layer.get_seq_length() == 6  # one reservation, filled to capacity
+    layer.batch_select_indices(torch.tensor([2, 0]))  # two rows finished... one left, reordered
+    k = torch.randn(2, 2, 1, 4, generator=g)
+    keys, values = layer.update(k, -2 * k)  # past capacity: a new, larger reservation, with the selected rows
+    assert torch.equal(keys, torch.cat([expected_k[[2, 0]], k], dim=2))
+    assert torch.equal(values, torch.cat([expected_v[[2, 0]], -2 * k], dim=2))
+    assert layer.reserved[0].shape[2] >= 7 + 7 // 2
+    layer.keys, layer.values = torch.zeros(4, 2, 3, 4), torch.ones(4, 2, 3, 4)  # as a merge assigns them
+    k = torch.randn(4, 2, 1, 4, generator=g)
+    keys, values = layer.update(k, k)
+    assert torch.equal(keys, torch.cat([torch.zeros(4, 2, 3, 4), k], dim=2))
+    assert torch.equal(values, torch.cat([torch.ones(4, 2, 3, 4), k], dim=2))
+    assert scoring._mergeable(SimpleNamespace(layers=[layer]))
 
 
 def test_evaluator_privacy_from_the_shared_pass_equals_the_separate_passes(tofu_world):

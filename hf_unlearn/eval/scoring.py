@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,16 +177,58 @@ class _ScoreStore:
         )
 
 
+@functools.cache
+def _reserved_layer() -> type:
+    """A `DynamicLayer` that writes each step's keys and values into room reserved ahead (doubling when full)
+    instead of concatenating, which copies the whole cache at every decoding step. Its `keys` / `values` are views of
+    the filled part; code that assigns new tensors to them (`batch_select_indices`, a merge) is followed on the next
+    update by a fresh reservation holding those."""
+    from transformers.cache_utils import DynamicLayer
+
+    class ReservedLayer(DynamicLayer):
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = capacity
+            self.reserved: tuple[Any, Any] | None = None
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            length = self.get_seq_length()
+            end = length + key_states.shape[-2]
+            room = self.reserved
+            if (
+                room is None
+                or room[0].shape[-2] < end
+                or room[0].shape[:-2] != key_states.shape[:-2]
+                or (length and self.keys.data_ptr() != room[0].data_ptr())
+            ):
+                shape = (*key_states.shape[:-2], max(self.capacity, end + end // 2), key_states.shape[-1])
+                room = (key_states.new_empty(shape), value_states.new_empty(shape))
+                if length:
+                    room[0][..., :length, :] = self.keys
+                    room[1][..., :length, :] = self.values
+                self.reserved = room
+            room[0][..., length:end, :] = key_states
+            room[1][..., length:end, :] = value_states
+            self.keys, self.values = room[0][..., :end, :], room[1][..., :end, :]
+            return self.keys, self.values
+
+    return ReservedLayer
+
+
 def _prefill(
-    model: Any, prompts: list[Sequence[int]], pad_token_id: int, device: Any
+    model: Any, prompts: list[Sequence[int]], pad_token_id: int, device: Any, capacity: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any, str]:
-    """One forward pass over left-padded prompts that fills a new key/value cache.
+    """One forward pass over left-padded prompts that fills a new key/value cache, with room for `capacity` positions
+    reserved in each plain layer.
 
     Returns the logits at the last position (`(batch, 1, vocab)`; only those are computed where the model allows),
     the attention mask, each row's last position, the cache, and the name of the model's cache argument (`cache` in
     recent transformers, `past_key_values` before).
     """
     from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
 
     params = _forward_parameters(model)
     cache_arg = "cache" if "cache" in params else "past_key_values"
@@ -200,6 +243,10 @@ def _prefill(
     mask = batch["attention_mask"].to(device)
     position = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding: each prompt's positions start at 0
     cache = DynamicCache(config=config) if config is not None else DynamicCache()
+    if config is not None:
+        cache.layers = [
+            _reserved_layer()(capacity) if type(layer) is DynamicLayer else layer for layer in cache.layers
+        ]
     logits = model(
         input_ids=batch["input_ids"].to(device),
         attention_mask=mask,
@@ -486,8 +533,10 @@ def generate_greedy(
     cache; a row leaves the batch (and the cache) as soon as it emits an end-of-sequence token. When a batch is down
     to a quarter of its rows, those rows are parked (cache kept) and the next batch starts; parked rows of several
     batches then finish together, their caches left-padded to a common length, at most `batch_size` at a time, so a
-    few long answers do not each cost a run of one-row steps. The prompt's logits are computed only at its last
-    position where the model allows (`logits_to_keep`). Decoder-only models; rows are not parked when the cache has
+    few long answers do not each cost a run of one-row steps. Each plain cache layer reserves room for the prompt and
+    `max_new_tokens` ahead and writes every step's keys and values into it, instead of concatenating (which copies
+    the whole cache at every step). The prompt's logits are computed only at its last position where the model allows
+    (`logits_to_keep`). Decoder-only models; rows are not parked when the cache has
     other than plain growing layers (e.g. sliding-window attention).
 
     Args:
@@ -537,7 +586,7 @@ def generate_greedy(
     bar = tqdm(total=len(prompts), desc=desc, disable=not progress, leave=False)
     with torch.inference_mode(), eval_mode(model):
         for b, idx in enumerate(batches):
-            state = _Decoding(model, [prompts[i] for i in idx], idx, pad_id, device)
+            state = _Decoding(model, [prompts[i] for i in idx], idx, pad_id, device, max_new_tokens)
             last = b == len(batches) - 1
             state.run(tokens, eos, max_new_tokens, bar, park_at=0 if last or not _mergeable(state.cache) else park_at)
             if len(state.rows):
@@ -555,11 +604,16 @@ class _Decoding:
     """Rows of a greedy decoding in progress: their key/value cache, attention mask, positions and the logits from
     which each row's next token is taken."""
 
-    def __init__(self, model: Any, prompts: list[Sequence[int]], rows: list[int], pad_id: int, device: Any) -> None:
+    def __init__(
+        self, model: Any, prompts: list[Sequence[int]], rows: list[int], pad_id: int, device: Any, max_new_tokens: int
+    ) -> None:
         import torch
 
         self.model = model
-        self.logits, self.mask, self.position, self.cache, self.cache_arg = _prefill(model, prompts, pad_id, device)
+        capacity = max(len(p) for p in prompts) + max_new_tokens
+        self.logits, self.mask, self.position, self.cache, self.cache_arg = _prefill(
+            model, prompts, pad_id, device, capacity
+        )
         self.rows = torch.tensor(rows, device=device)  # the prompt each row generates for
 
     def run(self, tokens: list[list[int]], eos: Any, max_new_tokens: int, bar: Any, park_at: int) -> None:
@@ -613,7 +667,7 @@ def _mergeable(cache: Any) -> bool:
     from transformers.cache_utils import DynamicLayer
 
     layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+    return bool(layers) and all(type(layer) in (DynamicLayer, _reserved_layer()) for layer in layers)
 
 
 def _merge_cache(cache: Any, mask: torch.Tensor, other: Any, other_mask: torch.Tensor) -> torch.Tensor:
