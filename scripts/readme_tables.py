@@ -626,11 +626,43 @@ def _mean_std(entry: dict, scientific: bool = False) -> str:
     return f"{mean:.2g} ± {std:.1g}" if scientific else f"{mean:.3f} ± {std:.3f}"
 
 
+#: A column of a robustness table: (summary key, header, cell of {"mean": ..., "std": ...}).
+_Column = tuple[str, str, Callable[[dict], str]]
+
+
+def _robustness_tables(summary: dict, relearn: list[_Column], quant: list[_Column]) -> list[str]:
+    """The relearning table (one row per model and step) and the quantisation table (step 0 = full precision, then
+    each bit-width) of a `benchmarks/robustness_curves.py` summary."""
+    lines = [
+        "| model | relearn steps | " + " | ".join(header for _, header, _ in relearn) + " |",
+        "|---|---|" + "---|" * len(relearn),
+    ]
+    for label, entry in summary.items():
+        for step, m in entry["relearn"].items():
+            cells = " | ".join(cell(m[key]) for key, _, cell in relearn)
+            lines.append(f"| {_ROBUSTNESS_LABELS.get(label, label)} | {step} | {cells} |")
+    bits = list(next(iter(summary.values()))["quantization"])
+    lines += [
+        "",
+        "| model | "
+        + " | ".join(f"{header} full | " + " | ".join(f"{b}-bit" for b in bits) for _, header, _ in quant)
+        + " |",
+        "|---|" + "---|" * (len(quant) * (1 + len(bits))),
+    ]
+    for label, entry in summary.items():
+        full, q = entry["relearn"]["0"], entry["quantization"]
+        cells = " | ".join(" | ".join([cell(full[key])] + [cell(q[b][key]) for b in bits]) for key, _, cell in quant)
+        lines.append(f"| {_ROBUSTNESS_LABELS.get(label, label)} | {cells} |")
+    return lines
+
+
 def render_robustness_curves(data: dict) -> str:
     """Relearning curves and quantisation of target, retain and the unlearning methods, mean ± std over seeds."""
     settings = data["settings"]
-    summary = data["summary"]
     seeds = ", ".join(str(s) for s in settings["seeds"])
+    prob = ("forget_Q_A_Prob", "forget_Q_A_Prob", _mean_std)
+    quality = ("forget_quality", "forget_quality", lambda m: _mean_std(m, scientific=True))
+    relearn = [prob, *((k, k, _mean_std) for k in ("forget_Q_A_ROUGE", "forget_truth_ratio")), quality]
     lines = [
         (
             f"Mini-TOFU `{settings['world']}`, {settings['forget_split']}; relearning on {settings['relearn_samples']} "
@@ -639,37 +671,38 @@ def render_robustness_curves(data: dict) -> str:
             f"{settings['eval_max_new_tokens']} generated tokens."
         ),
         "",
-        "| model | relearn steps | forget_Q_A_Prob | forget_Q_A_ROUGE | forget_truth_ratio | forget_quality |",
-        "|---|---|---|---|---|---|",
-    ]
-    for label, entry in summary.items():
-        for step, m in entry["relearn"].items():
-            lines.append(
-                f"| {_ROBUSTNESS_LABELS.get(label, label)} | {step} | {_mean_std(m['forget_Q_A_Prob'])} | "
-                f"{_mean_std(m['forget_Q_A_ROUGE'])} | {_mean_std(m['forget_truth_ratio'])} | "
-                f"{_mean_std(m['forget_quality'], scientific=True)} |"
-            )
-    bits = list(next(iter(summary.values()))["quantization"])
-    lines += [
+        *_robustness_tables(data["summary"], relearn, [prob, quality]),
         "",
-        "| model | forget_Q_A_Prob full | "
-        + " | ".join(f"{b}-bit" for b in bits)
-        + " | forget_quality full | "
-        + " | ".join(f"{b}-bit" for b in bits)
-        + " |",
-        "|---|" + "---|" * (2 + 2 * len(bits)),
+        f"`{settings['command']}` (RTN per-group quantisation, group {settings['quant_group_size']})",
     ]
-    for label, entry in summary.items():
-        full = entry["relearn"]["0"]
-        quant = entry["quantization"]
-        lines.append(
-            f"| {_ROBUSTNESS_LABELS.get(label, label)} | {_mean_std(full['forget_Q_A_Prob'])} | "
-            + " | ".join(_mean_std(quant[b]["forget_Q_A_Prob"]) for b in bits)
-            + f" | {_mean_std(full['forget_quality'], scientific=True)} | "
-            + " | ".join(_mean_std(quant[b]["forget_quality"], scientific=True) for b in bits)
-            + " |"
-        )
-    lines += ["", f"`{settings['command']}` (RTN per-group quantisation, group {settings['quant_group_size']})"]
+    return "\n".join(lines) + "\n"
+
+
+def render_robustness_curves_muse(data: dict) -> str:
+    """The mini-MUSE relearning curves and quantisation (`benchmarks/robustness_curves.py --benchmark muse`), mean ±
+    std over seeds; ROUGE and extraction strength x 100 and PrivLeak as is, as in the MUSE methods table."""
+    from hf_unlearn.eval.muse import MUSE_SUMMARY_KEYS
+
+    settings = data["settings"]
+    seeds = ", ".join(str(s) for s in settings["seeds"])
+
+    def column(key: str) -> _Column:
+        scale = 1 if key == "privleak" else 100
+        return key, MUSE_SUMMARY_KEYS[key], lambda m: f"{m['mean'] * scale:.1f} ± {m['std'] * scale:.1f}"
+
+    relearn = [column(k) for k in settings["metrics"]]
+    lines = [
+        (
+            f"Mini-MUSE `{settings['world']}` (preset `{settings['preset']}`); relearning on "
+            f"{settings['relearn_samples']} forget articles, lr {settings['relearn_lr']}, batch "
+            f"{settings['relearn_batch_size']}; mean ± std over seeds {seeds} (unlearning seed = relearn seed; target "
+            "and retain: relearn seeds only); ROUGE and ES x 100."
+        ),
+        "",
+        *_robustness_tables(data["summary"], relearn, relearn[:3]),
+        "",
+        f"`{settings['command']}` (RTN per-group quantisation, group {settings['quant_group_size']})",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -865,6 +898,7 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
         render_eval_vs_open_unlearning,
     ),
     "robustness-curves": ("robustness_curves.json", render_robustness_curves),
+    "robustness-curves-muse": ("robustness_curves_muse.json", render_robustness_curves_muse),
     "advunlearn-timing": ("advunlearn_timing.json", render_advunlearn_timing),
     "llm-speed": ("llm_speed.json", render_llm_speed),
     "worstcase-prompts": ("worstcase_prompts.json", render_worstcase_prompts),

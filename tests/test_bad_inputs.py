@@ -631,6 +631,29 @@ def robustness_sample_larger_than_forget_set(tmp_path, request):
 
 
 @case(
+    "robustness",
+    "`benchmarks/robustness_curves.py --benchmark muse` with a TOFU-only option (`--forget_split`, "
+    "`--eval_max_new_tokens`)",
+    "drop the option: MUSE has one forget set and fixed generation lengths",
+)
+def robustness_curves_muse_with_tofu_options(tmp_path, request):
+    bench = _module_from_file("robustness_curves", REPO / "benchmarks" / "robustness_curves.py")
+    out = ["--output_dir", str(tmp_path / "r"), "--results", str(tmp_path / "r.json")]
+    with untouched(tmp_path):
+        with pytest.raises(ValueError, match=r"--forget_split applies to --benchmark tofu only .* drop it"):
+            bench.parse_args(["--benchmark", "muse", "--forget_split", "forget05", *out])
+        with pytest.raises(ValueError, match=r"--forget_split, --eval_max_new_tokens applies to --benchmark tofu"):
+            bench.parse_args(["--benchmark", "muse", "--forget_split", "forget10", "--eval_max_new_tokens", "8", *out])
+    # the TOFU options keep their defaults on TOFU; MUSE gets its own sample, batch and output files
+    tofu, muse = bench.parse_args([]), bench.parse_args(["--benchmark", "muse"])
+    assert (tofu.forget_split, tofu.eval_max_new_tokens) == ("forget10", 64)
+    assert (tofu.relearn_samples, tofu.relearn_batch_size) == (8, 4)
+    assert (muse.forget_split, muse.relearn_samples, muse.relearn_batch_size) == (None, 4, 2)
+    assert muse.results.endswith("robustness_curves_muse.json") and tofu.results.endswith("robustness_curves.json")
+    assert not (tmp_path / "r").exists()
+
+
+@case(
     "evaluator",
     "in-training evaluation: `eval_steps=0`, no trainer, a prefix starting with `eval`",
     "`eval_steps` >= 1 or None; pass the trainer; a prefix such as `tofu`",

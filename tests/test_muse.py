@@ -308,6 +308,21 @@ def test_simnpo_muse_job_forgets_verbatim_and_keeps_retain_knowledge(muse_world,
         main(*parse_args(["--dataset", str(muse_world.path), "--output_dir", str(out)]))
 
 
+@pytest.mark.parametrize(("method", "lr"), [("ga", 1e-4), ("graddiff", 3e-4)])
+def test_ga_and_graddiff_muse_recipes_forget_verbatim_and_keep_retain_knowledge(muse_world, tmp_path, method, lr):
+    # their TOFU recipe (batch 16, lr 1e-4) made one step per epoch on mini-MUSE and left VerbMem at the target's
+    from hf_unlearn.scripts.muse import main, parse_args
+
+    out = tmp_path / method
+    script_args, training_args = parse_args(["--method", method, "--dataset", str(muse_world.path), "--seed", "0",
+                                             "--output_dir", str(out), "--disable_tqdm", "true"])  # fmt: skip
+    assert (training_args.learning_rate, training_args.per_device_train_batch_size) == (lr, 2)
+    summaries = main(script_args, training_args)
+    t, u = summaries["target"], summaries["unlearned"]
+    assert u["forget_verbmem_ROUGE"] < t["forget_verbmem_ROUGE"] - 0.2
+    assert u["retain_knowmem_ROUGE"] > 0.8 * t["retain_knowmem_ROUGE"]
+
+
 def test_muse_cli_and_script_help():
     from hf_unlearn.cli import build_parser
     from hf_unlearn.scripts.muse import make_parser, parse_args

@@ -162,6 +162,55 @@ def test_muse_rows_are_scaled_mean_and_sample_std_per_seed():
         tables.render_muse_methods([_muse_part([0.2, 0.3]), _muse_part([0.2, 0.3], world="muse-other")])
 
 
+def _muse_curve_entry(seed: int, verbmem_10: float, privleak_10: float, verbmem_4bit: float) -> dict:
+    """One model's `benchmarks/robustness_curves.py --benchmark muse` run: every metric 0.5 except those given."""
+    base = {"forget_verbmem_ROUGE": 0.5, "forget_knowmem_ROUGE": 0.5, "privleak": 0.5, "extraction_strength": 0.5}
+    relearn = [{"step": 0, **base}, {"step": 10, **base, "forget_verbmem_ROUGE": verbmem_10, "privleak": privleak_10}]
+    quant = [{"bits": 8, **base}, {"bits": 4, **base, "forget_verbmem_ROUGE": verbmem_4bit}]
+    return {"seed": seed, "relearn": relearn, "quantization": quant}
+
+
+def test_muse_robustness_cells_are_scaled_mean_and_sample_std_over_seeds():
+    spec = importlib.util.spec_from_file_location("robustness_curves", ROOT / "benchmarks" / "robustness_curves.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    metrics = ["forget_verbmem_ROUGE", "forget_knowmem_ROUGE", "privleak", "extraction_strength"]
+    runs = {"simnpo": [_muse_curve_entry(0, 0.2, -50.0, 0.1), _muse_curve_entry(1, 0.3, -70.0, 0.4)]}
+    settings = {"world": "muse-abc", "preset": "test", "relearn_samples": 4, "relearn_lr": 1e-4,
+                "relearn_batch_size": 2, "seeds": [0, 1], "metrics": metrics, "quant_group_size": 64,
+                "command": "python benchmarks/robustness_curves.py --benchmark muse --preset test"}  # fmt: skip
+    table = tables.render_robustness_curves_muse({"settings": settings, "summary": bench.aggregate(runs, metrics)})
+    # step 10: VerbMem 20, 30 (x 100) -> 25.0 ± 7.1; PrivLeak unscaled -50, -70 -> -60.0 ± 14.1
+    assert "| SimNPO | 10 | 25.0 ± 7.1 | 50.0 ± 0.0 | -60.0 ± 14.1 | 50.0 ± 0.0 |" in table
+    # quantisation: VerbMem full 50, 8-bit 50, 4-bit 10 and 40 -> 25.0 ± 21.2; then KnowMem and PrivLeak
+    assert (
+        "| SimNPO | 50.0 ± 0.0 | 50.0 ± 0.0 | 25.0 ± 21.2 | 50.0 ± 0.0 | 50.0 ± 0.0 | 50.0 ± 0.0 | 0.5 ± 0.0 |"
+        in table
+    )
+    assert "relearning on 4 forget articles, lr 0.0001, batch 2; mean ± std over seeds 0, 1" in table
+
+
+def test_the_muse_robustness_json_holds_the_readme_claims():
+    # the claims of the README's mini-MUSE reading, not its digits: three seeds per model; after the last relearn
+    # step the retain model still answers almost none of the forget questions while every method answers more than
+    # half, more than before relearning, SimNPO the fewest; no bit-width raises an unlearned model's mean VerbMem or
+    # KnowMem on forget by more than 5 points
+    data = json.loads((ROOT / "benchmarks" / "results" / "robustness_curves_muse.json").read_text())
+    assert all([r["seed"] for r in runs] == [0, 1, 2] for runs in data["runs"].values())
+    summary, knowmem = data["summary"], "forget_knowmem_ROUGE"
+    methods = [m for m in summary if m not in ("target", "retain")]
+    assert sorted(methods) == ["ga", "graddiff", "npo", "simnpo"]
+    last = data["settings"]["relearn_steps"].split(",")[-1]
+    assert summary["retain"]["relearn"][last][knowmem]["mean"] < 0.05
+    for m in methods:
+        after, before = summary[m]["relearn"][last][knowmem]["mean"], summary[m]["relearn"]["0"][knowmem]["mean"]
+        assert after > max(0.5, before), m
+        for q in summary[m]["quantization"].values():
+            for key in ("forget_verbmem_ROUGE", knowmem):
+                assert q[key]["mean"] <= summary[m]["relearn"]["0"][key]["mean"] + 0.05, (m, key)
+    assert min(methods, key=lambda m: summary[m]["relearn"][last][knowmem]["mean"]) == "simnpo"
+
+
 @pytest.mark.parametrize("name", ["muse_methods.json", "muse_methods_lr5e-4.json"])
 def test_the_muse_benchmark_has_five_seeds_and_meets_the_readme_claims(name):
     # the claims the README's MUSE section makes, which should hold on any machine (not its digits): both methods
