@@ -283,6 +283,70 @@ def render_diffusion_methods(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _salun_settings_rows(data: dict) -> list[str]:
+    a = data["settings"]
+    command = (
+        f"python benchmarks/salun_diffusion_settings.py --preset {a['preset']} --seed {a['seed']} --learning_rates "
+        f"{' '.join(f'{v:g}' for v in a['learning_rates'])} --alphas {' '.join(f'{v:g}' for v in a['alphas'])} "
+        f"--output_file {a['output_file']}"
+    )
+    lines = [
+        f"`{command}`",
+        "",
+        (
+            "| lr | alpha | concept rate | ASR, discrete | ASR, soft | retain accuracy | image distance | spread "
+            "| forget loss, first → last step | retain loss, first → last step |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    o = data["original"]
+    lines.append(
+        f"| original | - | {o['concept_rate']:.3f} | {o['asr_discrete']:.3f} | {o['asr_soft']:.3f} | "
+        f"{o['retain_accuracy']:.3f} | {o['retain_image_distance']:.2f} | {o['concept_image_spread']:.3f} | - | - |"
+    )
+    for r in data["runs"]:
+        curve = list(r["loss_curve"].values())
+        lines.append(
+            f"| {r['salun_lr']:g} | {r['salun_alpha']:g} | {r['concept_rate']:.3f} | {r['asr_discrete']:.3f} | "
+            f"{r['asr_soft']:.3f} | {r['retain_accuracy']:.3f} | {r['retain_image_distance']:.2f} | "
+            f"{r['concept_image_spread']:.3f} | {curve[0]['loss/forget']:.3f} → {curve[-1]['loss/forget']:.3f} | "
+            f"{curve[0]['loss/retain']:.3f} → {curve[-1]['loss/retain']:.3f} |"
+        )
+    return lines
+
+
+def render_salun_diffusion_settings(datas: list[dict]) -> str:
+    """SalUn's lr x alpha grid on a held-out seed (`benchmarks/salun_diffusion_settings.py` JSON) with the setting its
+    rule chose, then the same script on reported seeds (checks, not used for the choice)."""
+    selection, *checks = datas
+    a = selection["settings"]
+    lines = [
+        (
+            f"Held-out seed {a['seed']} (training and evaluation), `{a['preset']}` shapes world "
+            f"(`{selection['world']}`), SalUn {a['salun_steps']} steps, sparsity {a['salun_sparsity']:g}, "
+            f"{a['eval_num_images']} images per prompt, attacks of {a['eval_attack_steps']} steps; spread = per-pixel "
+            "standard deviation over a concept prompt's plain images, averaged over pixels, lowest over the 3 prompts (a "
+            "collapsed UNet draws one image from every noise); losses are single batches:"
+        ),
+        "",
+        *_salun_settings_rows(selection),
+        "",
+        (
+            f"Rule (fixed before the runs): retain accuracy ≥ {a['min_retain_accuracy']:g} and image distance ≤ "
+            f"{a['max_image_distance']:g}, then the lowest soft-attack ASR, discrete-attack ASR, image distance. Chosen: "
+        )
+        + (
+            f"lr {selection['chosen']['salun_lr']:g}, alpha {selection['chosen']['salun_alpha']:g}."
+            if selection.get("chosen")
+            else "none passes."
+        ),
+    ]
+    for data in checks:
+        lines += ["", f"Reported seed {data['settings']['seed']}, a check (not used for the choice):", ""]
+        lines += _salun_settings_rows(data)
+    return "\n".join(lines) + "\n"
+
+
 _SPEED_LABELS = {
     "simnpo": "SimNPO (no reference)",
     "npo_copy": "NPO, copied reference",
@@ -912,6 +976,10 @@ TABLES: dict[str, tuple[str | tuple[str, ...], Callable[[Any], str]]] = {
     "worstcase-tofu-test": ("worstcase/tofu_test.json", render_worstcase_tofu),
     "salun-classification": ("salun_classification.json", render_salun_classification),
     "salun-simnpo": ("salun_simnpo_tofu.json", render_salun_simnpo),
+    "salun-diffusion-settings": (
+        ("salun_diffusion_settings_default.json", "salun_diffusion_settings_default_seed0.json"),
+        render_salun_diffusion_settings,
+    ),
 }
 
 

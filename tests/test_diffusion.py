@@ -547,6 +547,24 @@ def test_comparison_text_encoder_config_maps_the_settings():
         text_encoder_config(["a red circle"], [], "salun", s, seed=0)
 
 
+def test_comparison_salun_loop_returns_every_steps_logs_with_clipped_gradients():
+    from hf_unlearn.diffusion.compare import _adam_steps
+
+    # loss w^2 from w = 2 with SGD lr 0.1: the gradient 2w >= 3.2 is clipped to norm 1 at every step, so w drops by
+    # exactly 0.1 per step and the logged losses are 2^2, 1.9^2, 1.8^2, 1.7^2, 1.6^2 (unclipped, w would be 1.6 after
+    # one step)
+    w = torch.nn.Parameter(torch.tensor([2.0]))
+
+    def compute_loss(step):
+        loss = (w**2).sum()
+        return loss, {"loss": loss.item(), "step": float(step)}
+
+    history = _adam_steps([w], compute_loss, 5, "test", torch.optim.SGD([w], lr=0.1))
+    assert [h["step"] for h in history] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [h["loss"] for h in history] == pytest.approx([4.0, 3.61, 3.24, 2.89, 2.56], rel=1e-6)
+    assert w.item() == pytest.approx(1.5, rel=1e-6)
+
+
 def test_esd_training_moves_the_prediction_toward_the_erasure_target(shapes_world):
     pipe, _original, eraser = _erasure_setup(shapes_world, attack_method="none", retain_loss_weight=0.0)
     probe = eraser.concept_bank.sample(64)

@@ -96,10 +96,10 @@ class ComparisonSettings:
 
 def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, desc: str, optimizer):
     """`steps` steps of `optimizer` on `compute_loss(step) -> (loss, logs)`, gradients clipped at norm 1 (SalUn's
-    loop; the text-encoder erasers train with [`erase_text_encoder`]); returns the last logs."""
+    loop; the text-encoder erasers train with [`erase_text_encoder`]); returns the logs of every step."""
     from tqdm.auto import tqdm
 
-    logs: dict[str, float] = {}
+    history: list[dict[str, float]] = []
     progress = tqdm(range(steps), desc=desc, mininterval=5)
     for step in progress:
         loss, logs = compute_loss(step)
@@ -107,8 +107,9 @@ def _adam_steps(params: list[torch.nn.Parameter], compute_loss, steps: int, desc
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
+        history.append(logs)
         progress.set_postfix({k: round(v, 4) for k, v in logs.items() if k.startswith("loss")}, refresh=False)
-    return logs
+    return history
 
 
 def text_encoder_config(
@@ -144,11 +145,12 @@ def text_encoder_config(
 def train_salun_unet(
     components, concept_prompts, pseudo_prompts, retain_prompts, settings, seed: int, guidance: float
 ):
-    """SalUn on a copy of the components' UNet; returns `(unet, mask, frozen_weights_bit_identical, logs)`.
+    """SalUn on a copy of the components' UNet; returns `(unet, mask, frozen_weights_bit_identical, history)`, the
+    last the `{"loss", "loss/forget", "loss/retain"}` logs of every step.
 
     Example:
         >>> c = load_diffusion_components(load_shapes_world("test").pipeline_path)  # doctest: +SKIP
-        >>> unet, mask, frozen_ok, logs = train_salun_unet(c, ["a red circle"], ["a green circle"], ["a blue circle"],
+        >>> unet, mask, frozen_ok, history = train_salun_unet(c, ["a red circle"], ["a green circle"], ["a blue circle"],
         ...                                                ComparisonSettings(salun_steps=10), 0, 5.0)  # doctest: +SKIP
         >>> frozen_ok  # doctest: +SKIP
         True
@@ -177,9 +179,9 @@ def train_salun_unet(
     optimizer = torch.optim.Adam(params, lr=s.salun_lr)
     unet.train()
     with apply_saliency_mask(unet, mask, optimizer) as guard:
-        logs = _adam_steps(params, salun.compute_loss, s.salun_steps, "salun", optimizer)
+        history = _adam_steps(params, salun.compute_loss, s.salun_steps, "salun", optimizer)
         frozen_ok = guard.frozen_unchanged()
-    return unet.eval().requires_grad_(False), mask, frozen_ok, logs
+    return unet.eval().requires_grad_(False), mask, frozen_ok, history
 
 
 def adversarial_prefixes(result: dict, concept_prompts: list[str]) -> dict[str, str]:
