@@ -533,6 +533,12 @@ def eval_output_exists(tmp_path, request):
 def eval_outputs_do_not_match_models(tmp_path, request):
     argv = ["--model", "target", "base", "--retain_model", "retain90", "--data", "{world}"]
     _expect_eval_error(tmp_path, request, argv, r"--output_file: got 1 file\(s\) for 2 model\(s\); give one .json")
+    from hf_unlearn.cli import build_parser
+
+    muse = ["eval", "muse", "--model", "target", "retain_seed1", "--data", str(tmp_path / "no-world")]
+    args = build_parser().parse_args([*muse, "--output_file", str(tmp_path / "t.json")])
+    with untouched(tmp_path), pytest.raises(ValueError, match=r"--output_file: got 1 file\(s\) for 2 model\(s\)"):
+        args.func(args)  # `eval muse` checks the same way, before any model or data is loaded
 
 
 @case("evaluator", "the same model twice in `--model`", "give each model once")

@@ -148,14 +148,32 @@ def muse_eval(muse_world, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("muse_eval")
     base = ["eval", "muse", "--data", str(muse_world.path), "--no_progress", "--batch_size", "4"]
-    assert main([*base, "--model", "target", "--retain_model", "retain", "--output_file", str(out / "t.json")]) == 0
+    models = ["--model", "target", "retain_seed1", "--retain_model", "retain"]
+    assert main([*base, *models, "--output_file", str(out / "t.json"), str(out / "s1.json")]) == 0
     retain_json = str(out / "t.retain.json")
     assert (
         main([*base, "--model", "retain_seed1", "--retain_results", retain_json, "--output_file", str(out / "s.json")])
         == 0
     )
     load = lambda name: json.loads((out / name).read_text())  # noqa: E731
-    return {"target": load("t.json"), "retain": load("t.retain.json"), "seed1": load("s.json"), "dir": out}
+    return {
+        "target": load("t.json"),
+        "retain": load("t.retain.json"),
+        "seed1": load("s.json"),
+        "seed1_same_process": load("s1.json"),
+        "dir": out,
+    }
+
+
+def test_eval_muse_several_models_in_one_process_equal_one_process_each(muse_eval):
+    """`--model target retain_seed1 --retain_model retain` gives the second model exactly what a separate run
+    against the saved retain results gives, and writes the run's table (all three rows) beside each output."""
+    one, alone = muse_eval["seed1_same_process"], muse_eval["seed1"]
+    assert one["summary"] == alone["summary"] and one["per_item"] == alone["per_item"]
+    assert one["summary"] != muse_eval["target"]["summary"]  # not the first model's results twice
+    for name in ("t.md", "s1.md"):
+        table = (muse_eval["dir"] / name).read_text()
+        assert "| target |" in table and "| retain_seed1 |" in table and "| retain (retain) |" in table
 
 
 def test_eval_muse_writes_open_unlearning_keys_and_table(muse_eval):
@@ -330,7 +348,7 @@ def test_muse_cli_and_script_help():
     args = build_parser().parse_args(["build-world", "muse", "--preset", "test", "--output_dir", "w"])
     assert (args.preset, args.n_retain_seeds) == ("test", 2)
     args = build_parser().parse_args(["eval", "muse", "--model", "m", "--output_file", "r.json"])
-    assert (args.data, args.privleak_k, args.batch_size) == ("muse-bench/MUSE-News", 0.4, 8)
+    assert (args.model, args.data, args.privleak_k, args.batch_size) == (["m"], "muse-bench/MUSE-News", 0.4, 8)
     assert "--retain_auc" in make_parser("npo").format_help()
     with pytest.raises(SystemExit):
         parse_args(["--method", "dpo"])

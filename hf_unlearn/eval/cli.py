@@ -149,24 +149,14 @@ def resolve_model_path(model: str, data: str) -> str:
     return model
 
 
-def check_inputs(args: argparse.Namespace) -> None:
-    """Checks every path and id of an `eval tofu` run before any model is loaded or evaluated.
+def check_outputs(args: argparse.Namespace) -> list[Path]:
+    """Checks `--model` / `--output_file` / `--retain_output_file` of an `eval` run (TOFU or MUSE) before any work;
+    returns every output file (the retain model's last).
 
     Raises:
-        `ValueError`: A missing folder ("no such folder"), a folder that is not a saved model, an unknown world
-            model name, a missing `--retain_results` file, a model given twice, not one `.json` output file per
-            model, an output file given twice, an existing output file without `--overwrite`, or a Hub id that
-            cannot be reached.
+        `ValueError`: A model given twice, not one `.json` output file per model, or an output file given twice
+            (the retain model's included).
     """
-    from ..data.tofu import WORLD_MANIFEST
-    from ..sources import check_dataset_source, check_model_source
-
-    check_dataset_source(
-        args.data,
-        "--data",
-        hint="Pass a Hub dataset id (locuslab/TOFU) or a mini-TOFU world folder; build one with "
-        f"`hf-unlearn build-world tofu --output_dir {args.data}`.",
-    )
     repeated = [m for i, m in enumerate(args.model) if m in args.model[:i]]
     if repeated:
         raise ValueError(f"--model lists {repeated[0]!r} more than once; give each model once.")
@@ -188,6 +178,28 @@ def check_inputs(args: argparse.Namespace) -> None:
                 "--retain_output_file" if args.retain_model is not None and i == len(outputs) - 1 else "--output_file"
             )
             raise ValueError(f"{what}: {outputs[i]} is also another output file; give every output its own file.")
+    return outputs
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Checks every path and id of an `eval tofu` run before any model is loaded or evaluated.
+
+    Raises:
+        `ValueError`: A missing folder ("no such folder"), a folder that is not a saved model, an unknown world
+            model name, a missing `--retain_results` file, a model given twice, not one `.json` output file per
+            model, an output file given twice, an existing output file without `--overwrite`, or a Hub id that
+            cannot be reached.
+    """
+    from ..data.tofu import WORLD_MANIFEST
+    from ..sources import check_dataset_source, check_model_source
+
+    check_dataset_source(
+        args.data,
+        "--data",
+        hint="Pass a Hub dataset id (locuslab/TOFU) or a mini-TOFU world folder; build one with "
+        f"`hf-unlearn build-world tofu --output_dir {args.data}`.",
+    )
+    outputs = check_outputs(args)
     for option, value in [("--model", m) for m in args.model] + [("--retain_model", args.retain_model)]:
         if value is not None:
             check_model_source(resolve_model_path(value, args.data), option)
@@ -316,8 +328,10 @@ def _add_muse_parser(benchmarks: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         required=True,
-        help="Model to evaluate: a folder, a Hub id, or the name of a model of the world given by --data (e.g. "
-        "`target`, `retain`).",
+        nargs="+",
+        help="Model(s) to evaluate: a folder, a Hub id, or the name of a model of the world given by --data (e.g. "
+        "`target`, `retain`). Several models are evaluated one after the other in this process, each against the "
+        "same retain model; give one --output_file per model.",
     )
     retain = p.add_mutually_exclusive_group()
     retain.add_argument("--retain_model", default=None, help="Retain model (never trained on the forget set).")
@@ -338,12 +352,16 @@ def _add_muse_parser(benchmarks: argparse._SubParsersAction) -> None:
         "folder (`hf-unlearn build-world muse`). Default: muse-bench/MUSE-News.",
     )
     p.add_argument(
-        "--output_file", required=True, help="Where to write the results (.json); the table goes beside it."
+        "--output_file",
+        required=True,
+        nargs="+",
+        help="Where to write each model's results (.json, one per --model, in the same order); the run's table (every "
+        "model) goes beside each.",
     )
     p.add_argument(
         "--retain_output_file",
         default=None,
-        help="Where to write the retain model's results (JSON); default: <output_file stem>.retain.json.",
+        help="Where to write the retain model's results (JSON); default: <first output_file stem>.retain.json.",
     )
     p.add_argument("--batch_size", type=int, default=8, help="Sequences per forward pass / generate call. Default: 8.")
     p.add_argument("--verbmem_max_new_tokens", type=int, default=128, help="VerbMem generation length (MUSE: 128).")
@@ -371,9 +389,7 @@ def run_muse(args: argparse.Namespace) -> int:
     from .muse import evaluate_muse, mark_muse_retain, muse_table
     from .report import save_json
 
-    output = Path(args.output_file)
-    if output.suffix != ".json":
-        raise ValueError(f"--output_file must end in .json (a Markdown table goes next to it), got {output}.")
+    check_outputs(args)
 
     def run(model_arg: str, retain_results: Any) -> dict[str, Any]:
         model, tokenizer = _load(model_arg, args)
@@ -396,16 +412,15 @@ def run_muse(args: argparse.Namespace) -> int:
     rows: dict[str, Any] = {}
     retain_results: Any = args.retain_results if args.retain_results is not None else args.retain_auc
     if args.retain_model is not None:
-        retain_out = Path(args.retain_output_file or output.with_name(output.stem + ".retain.json"))
-        if retain_out.resolve() == output.resolve():
-            raise ValueError("--retain_output_file must differ from --output_file.")
         retain_results = mark_muse_retain(run(args.retain_model, None))
-        save_json(retain_results, retain_out)
+        save_json(retain_results, _retain_output(args))
         rows[f"{args.retain_model} (retain)"] = retain_results
-    results = run(args.model, retain_results)
-    save_json(results, output)
-    rows[args.model] = results
+    for model_arg, output in zip(args.model, map(Path, args.output_file)):
+        results = run(model_arg, retain_results)
+        save_json(results, output)
+        rows[model_arg] = results
     table = muse_table(rows)
-    output.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+    for output in args.output_file:
+        Path(output).with_suffix(".md").write_text(table + "\n", encoding="utf-8")
     print(table)  # noqa: T201
     return 0
