@@ -758,3 +758,60 @@ def test_robustness_benchmark_reuses_finished_rows_and_takes_time_ratios_within_
     # other settings: refused before any work
     with pytest.raises(ValueError, match=r"other settings \(max_train_steps: 200 there, 7 here\)"):
         bench.main(bench.parse_args([*argv, "--max_train_steps", "7", "--reuse", str(path)]))
+
+
+def _salun_settings_benchmark():
+    import importlib.util
+
+    from tests.launch import REPO
+
+    spec = importlib.util.spec_from_file_location(
+        "salun_diffusion_settings", REPO / "benchmarks" / "salun_diffusion_settings.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_salun_settings_rule_applies_the_floors_before_ranking_by_soft_then_discrete_asr_then_distance():
+    select = _salun_settings_benchmark().select
+
+    def run(name, soft, discrete, accuracy, distance):
+        return {"name": name, "asr_soft": soft, "asr_discrete": discrete, "retain_accuracy": accuracy,
+                "retain_image_distance": distance}  # fmt: skip
+
+    runs = [
+        run("forgets best, retain accuracy below the floor", 0.0, 0.0, 0.97, 0.1),
+        run("forgets best, distance above the ceiling", 0.0, 0.0, 1.0, 0.31),
+        run("soft 0.2", 0.2, 0.0, 1.0, 0.1),
+        run("soft 0.1, discrete 0.3", 0.1, 0.3, 0.98, 0.2),
+        run("soft 0.1, discrete 0.2, distance 0.3", 0.1, 0.2, 1.0, 0.3),
+        run("soft 0.1, discrete 0.2, distance 0.25", 0.1, 0.2, 1.0, 0.25),
+    ]
+    assert select(runs, 0.98, 0.3)["name"] == "soft 0.1, discrete 0.2, distance 0.25"
+    assert select(runs, 0.9, 0.3)["name"] == "forgets best, retain accuracy below the floor"
+    assert select(runs, 0.98, 0.35)["name"] == "forgets best, distance above the ceiling"
+    assert select(runs, 0.99, 0.05) is None
+
+
+def test_salun_settings_benchmark_trains_like_the_comparison_and_records_the_spread(shapes_world, tmp_path):
+    bench = _salun_settings_benchmark()
+    out = tmp_path / "settings.json"
+    argv = ["--preset", "test", "--seed", "5", "--learning_rates", "1e-3", "--alphas", "0.5", "--salun_steps", "3",
+            "--eval_num_images", "2", "--eval_attack_steps", "1", "--log_every", "2", "--output_file", str(out)]  # fmt: skip
+    data = bench.main(bench.parse_args(argv))
+    assert json.loads(out.read_text()) == json.loads(json.dumps(data))
+    (run,) = data["runs"]
+    assert list(run["loss_curve"]) == [0, 2]  # every --log_every steps, and the last
+    assert run["loss_curve"][0]["loss"] == pytest.approx(
+        run["loss_curve"][0]["loss/forget"] + 0.5 * run["loss_curve"][0]["loss/retain"], rel=1e-5
+    )
+    assert run["frozen_weights_bit_identical"] and data["chosen"] in (None, {"salun_lr": 1e-3, "salun_alpha": 0.5})
+    # the original's spread, from the evaluator's own images of the same seed: lowest over prompts of the mean over
+    # pixels of the standard deviation over a prompt's images
+    evaluator = shapes_world_evaluator(shapes_world, "red", num_images=2, seed=5)
+    result = evaluator.evaluate(shapes_world.load_pipeline().text_encoder, keep_images=2)
+    images = result["images"]["plain"].astype(np.float64)
+    spreads = [np.sqrt(((p - p.mean(0)) ** 2).mean(0)).mean() for p in np.split(images, 3)]
+    assert data["original"]["concept_image_spread"] == pytest.approx(min(spreads), rel=1e-5)
+    assert data["original"]["concept_rate"] == result["concept_rate"]
