@@ -69,11 +69,13 @@ def main(args) -> dict:
     import torch
 
     torch.set_num_threads(args.threads)
-    from hf_unlearn.diffusion import load_diffusion_components
-    from hf_unlearn.diffusion.attacks import DiscretePromptAttack, SoftPromptAttack
-    from hf_unlearn.diffusion.compare import ComparisonSettings, train_salun_unet
-    from hf_unlearn.diffusion.evaluation import shapes_world_evaluator
-    from hf_unlearn.synthetic.shapes import COLORS, load_shapes_world
+    from hf_unlearn.diffusion.compare import (
+        ComparisonSettings,
+        comparison_evaluator,
+        comparison_inputs,
+        train_salun_unet,
+    )
+    from hf_unlearn.synthetic.shapes import load_shapes_world
 
     world = load_shapes_world(args.preset)
     base = ComparisonSettings(
@@ -82,21 +84,8 @@ def main(args) -> dict:
         eval_num_images=args.eval_num_images,
         eval_attack_steps=args.eval_attack_steps,
     )
-    torch.manual_seed(args.seed)
-    components = load_diffusion_components(world.pipeline_path)
-    components.unet.requires_grad_(False).eval()
-    components.text_encoder.requires_grad_(False).eval()
-    concept_prompts, retain_prompts = world.concept_prompts(base.concept), world.retain_prompts(base.concept)
-    names = list(COLORS)
-    pseudo = world.concept_prompts(names[(names.index(base.concept) + 1) % len(names)])
-    evaluator = shapes_world_evaluator(
-        world,
-        base.concept,
-        num_images=base.eval_num_images,
-        seed=args.seed,
-        discrete_attack=DiscretePromptAttack(num_tokens=base.eval_attack_tokens, steps=base.eval_attack_steps),
-        soft_attack=SoftPromptAttack(num_tokens=base.eval_attack_tokens, steps=base.eval_attack_steps, lr=1e-2),
-    )
+    components, concept_prompts, pseudo, retain_prompts = comparison_inputs(world, base, args.seed)
+    evaluator = comparison_evaluator(world, base, args.seed)
 
     def evaluate(unet) -> dict:
         result = evaluator.evaluate(components.text_encoder, keep_images=base.eval_num_images, unet=unet)

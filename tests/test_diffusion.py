@@ -715,14 +715,13 @@ def test_world_tokenizer_is_the_same_in_every_process():
     assert [vocab["<|startoftext|>"], vocab["<|endoftext|>"]] == [0, 1]
 
 
-def _robustness_benchmark():
+def _benchmark(name: str):
+    """The module of `benchmarks/<name>.py` (benchmarks are scripts, not a package)."""
     import importlib.util
 
     from tests.launch import REPO
 
-    spec = importlib.util.spec_from_file_location(
-        "advunlearn_robustness", REPO / "benchmarks" / "advunlearn_robustness.py"
-    )
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -731,7 +730,7 @@ def _robustness_benchmark():
 def test_robustness_benchmark_reuses_finished_rows_and_takes_time_ratios_within_their_run(shapes_world, tmp_path):
     """`--reuse`: rows of a previous run with the same settings are copied (nothing is trained or evaluated when every
     row is there), and each variant's time ratio is taken against the ESD trained in its own run."""
-    bench = _robustness_benchmark()
+    bench = _benchmark("advunlearn_robustness")
     argv = ["--preset", "test", "--seeds", "0", "1", "--variants", "esd", "advunlearn"]
     args = bench.parse_args(argv)
     rows = {
@@ -760,21 +759,8 @@ def test_robustness_benchmark_reuses_finished_rows_and_takes_time_ratios_within_
         bench.main(bench.parse_args([*argv, "--max_train_steps", "7", "--reuse", str(path)]))
 
 
-def _salun_settings_benchmark():
-    import importlib.util
-
-    from tests.launch import REPO
-
-    spec = importlib.util.spec_from_file_location(
-        "salun_diffusion_settings", REPO / "benchmarks" / "salun_diffusion_settings.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_salun_settings_rule_applies_the_floors_before_ranking_by_soft_then_discrete_asr_then_distance():
-    select = _salun_settings_benchmark().select
+    select = _benchmark("salun_diffusion_settings").select
 
     def run(name, soft, discrete, accuracy, distance):
         return {"name": name, "asr_soft": soft, "asr_discrete": discrete, "retain_accuracy": accuracy,
@@ -795,7 +781,7 @@ def test_salun_settings_rule_applies_the_floors_before_ranking_by_soft_then_disc
 
 
 def test_salun_settings_benchmark_trains_like_the_comparison_and_records_the_spread(shapes_world, tmp_path):
-    bench = _salun_settings_benchmark()
+    bench = _benchmark("salun_diffusion_settings")
     out = tmp_path / "settings.json"
     argv = ["--preset", "test", "--seed", "5", "--learning_rates", "1e-3", "--alphas", "0.5", "--salun_steps", "3",
             "--eval_num_images", "2", "--eval_attack_steps", "1", "--log_every", "2", "--output_file", str(out)]  # fmt: skip

@@ -197,6 +197,52 @@ def adversarial_prefixes(result: dict, concept_prompts: list[str]) -> dict[str, 
     return out
 
 
+def comparison_inputs(world, settings: ComparisonSettings, seed: int):
+    """The world's frozen pipeline components and the comparison's prompts, after seeding torch with `seed`.
+
+    Returns:
+        `(components, concept_prompts, pseudo_prompts, retain_prompts)`: the pseudo prompts (SalUn's random labels)
+        are the same shapes in the next colour of [`~hf_unlearn.synthetic.shapes.COLORS`].
+
+    Example:
+        >>> from hf_unlearn.synthetic.shapes import load_shapes_world
+        >>> _, concept, pseudo, _ = comparison_inputs(load_shapes_world("test"), ComparisonSettings(), 0)  # doctest: +SKIP
+        >>> concept[0], pseudo[0]  # doctest: +SKIP
+        ('a red circle', 'a green circle')
+    """
+    from ..synthetic.shapes import COLORS
+
+    torch.manual_seed(seed)
+    components = load_diffusion_components(world.pipeline_path)
+    components.unet.requires_grad_(False).eval()
+    components.text_encoder.requires_grad_(False).eval()
+    concept_prompts, retain_prompts = world.concept_prompts(settings.concept), world.retain_prompts(settings.concept)
+    names = list(COLORS)
+    pseudo = world.concept_prompts(names[(names.index(settings.concept) + 1) % len(names)])
+    return components, concept_prompts, pseudo, retain_prompts
+
+
+def comparison_evaluator(world, settings: ComparisonSettings, seed: int):
+    """The comparison's [`ConceptEvaluator`]: the world's detector, `eval_num_images` per prompt, and a discrete and a
+    soft attack of `eval_attack_tokens` tokens and `eval_attack_steps` steps, seeded with `seed`.
+
+    Example:
+        >>> from hf_unlearn.synthetic.shapes import load_shapes_world
+        >>> evaluator = comparison_evaluator(load_shapes_world("test"), ComparisonSettings(), 0)  # doctest: +SKIP
+        >>> evaluator.num_images, evaluator.soft_attack.steps  # doctest: +SKIP
+        (32, 40)
+    """
+    s = settings
+    return shapes_world_evaluator(
+        world,
+        s.concept,
+        num_images=s.eval_num_images,
+        seed=seed,
+        discrete_attack=DiscretePromptAttack(num_tokens=s.eval_attack_tokens, steps=s.eval_attack_steps),
+        soft_attack=SoftPromptAttack(num_tokens=s.eval_attack_tokens, steps=s.eval_attack_steps, lr=1e-2),
+    )
+
+
 def run_comparison(
     world, settings: ComparisonSettings, seed: int, output_dir: str | Path | None = None, keep_images: int = 8
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -221,16 +267,9 @@ def run_comparison(
         ['AdvUnlearn', 'ESD', 'SalUn', 'original']
     """
     from ..saliency import mask_density
-    from ..synthetic.shapes import COLORS
 
     s = settings
-    torch.manual_seed(seed)
-    components = load_diffusion_components(world.pipeline_path)
-    components.unet.requires_grad_(False).eval()
-    components.text_encoder.requires_grad_(False).eval()
-    concept_prompts, retain_prompts = world.concept_prompts(s.concept), world.retain_prompts(s.concept)
-    names = list(COLORS)
-    pseudo = world.concept_prompts(names[(names.index(s.concept) + 1) % len(names)])
+    components, concept_prompts, pseudo, retain_prompts = comparison_inputs(world, s, seed)
     guidance = world.config.guidance_scale
     seconds: dict[str, float] = {}
     encoders = {}
@@ -254,14 +293,7 @@ def run_comparison(
     )
     seconds["SalUn"] = time.time() - start
 
-    evaluator = shapes_world_evaluator(
-        world,
-        s.concept,
-        num_images=s.eval_num_images,
-        seed=seed,
-        discrete_attack=DiscretePromptAttack(num_tokens=s.eval_attack_tokens, steps=s.eval_attack_steps),
-        soft_attack=SoftPromptAttack(num_tokens=s.eval_attack_tokens, steps=s.eval_attack_steps, lr=1e-2),
-    )
+    evaluator = comparison_evaluator(world, s, seed)
     original_te = components.text_encoder
     models = {
         "original": (original_te, None),
