@@ -70,22 +70,23 @@ def test_min_k_and_min_k_plus_plus_leave_out_the_last_labelled_token_on_a_padded
         _feature([3], [4, 5, 6, 19]),  # log p: HI, HI, HI, LO (the last, LO, is not a Min-K% token)
         _feature([2, 3], [9, 10, 11, 12, 13, 14]),  # LO, HI, HI, HI, HI, HI: the LO is scored
         _feature([7], [8]),  # one labelled token: no Min-K% token -> 0
+        _feature([5], [7, 8]),  # two labelled tokens: only the first (LO) is scored
     ]
     k = 0.5
     out = mia_scores_from_features(_Bigram(), feats, PAD, attacks=("loss", "min_k", "min_k++"), k=k, batch_size=2)
     # Min-K%: the int(k n) lowest of the first n = len - 1 log-probs (at least 1)
     # seq 0: n = 3, 1 lowest of (HI, HI, HI) = HI; the previous definition took 2 of 4: (LO + HI) / 2
     # seq 1: n = 5, 2 lowest of (LO, HI, HI, HI, HI) = (LO + HI) / 2
-    np.testing.assert_allclose(out["min_k"], [HI, (LO + HI) / 2, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(out["min_k"], [HI, (LO + HI) / 2, 0.0, LO], rtol=1e-6)
     # LOSS keeps every labelled token: the mean log-prob
-    np.testing.assert_allclose(out["loss"], [(3 * HI + LO) / 4, (LO + 5 * HI) / 6, HI], rtol=1e-6)
+    np.testing.assert_allclose(out["loss"], [(3 * HI + LO) / 4, (LO + 5 * HI) / 6, HI, (LO + HI) / 2], rtol=1e-6)
     # Min-K%++: the same positions on z = (log p - mu) / sigma, with mu, sigma the mean and std of log p under the
     # model's own next-token distribution (the same at every position here)
     p_hi, p_lo = math.exp(HI), math.exp(LO)
     mu = p_hi * HI + (VOCAB - 1) * p_lo * LO
     sigma = math.sqrt(p_hi * (HI - mu) ** 2 + (VOCAB - 1) * p_lo * (LO - mu) ** 2)
     z_hi, z_lo = (HI - mu) / sigma, (LO - mu) / sigma
-    np.testing.assert_allclose(out["min_k++"], [z_hi, (z_lo + z_hi) / 2, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(out["min_k++"], [z_hi, (z_lo + z_hi) / 2, 0.0, z_lo], rtol=1e-5)
 
 
 def test_tofu_privacy_metrics_by_hand_eos_left_out_and_zlib_on_the_decoded_answer():
