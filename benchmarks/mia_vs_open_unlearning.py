@@ -69,7 +69,6 @@ def load_open_unlearning(root: Path) -> dict[str, Any]:
     src = root / "src"
     if not (src / "evals" / "metrics" / "mia" / "min_k.py").is_file():
         raise ValueError(f"--open_unlearning_dir {root} is not an open-unlearning clone (no src/evals/metrics/mia).")
-    sys.path.insert(0, str(src))
     for package in ("evals", "evals.metrics", "evals.metrics.mia", "data"):
         module = types.ModuleType(package)
         module.__path__ = [str(src / package.replace(".", "/"))]
