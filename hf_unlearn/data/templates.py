@@ -194,23 +194,16 @@ def tokenize_qa_pairs(
         if not isinstance(answer, str) or not answer.strip():
             raise fail(i, f"answer must be a non-empty string, got {answer!r} (question: {question!r}).")
     tpl = get_template(template, tokenizer)
-    if add_eos and tokenizer.eos_token_id is None and pairs:
+    if not pairs:
+        return []
+    if add_eos and tokenizer.eos_token_id is None:
         raise ValueError("the tokenizer has no eos_token; set `tokenizer.eos_token` or pass add_eos=False.")
-    questions = list(dict.fromkeys(q for q, _ in pairs))
-    prompts = {q: tpl.format_prompt(q, tokenizer) for q in questions}
+    prompts = {q: tpl.format_prompt(q, tokenizer) for q, _ in pairs}  # each distinct question once
     # A chat template already renders the BOS token (if any) as text.
-    prompt_ids = (
-        dict(
-            zip(
-                questions,
-                tokenizer([prompts[q] for q in questions], add_special_tokens=not tpl.use_chat_template)["input_ids"],
-            )
-        )
-        if questions
-        else {}
-    )
+    prompt_batch = tokenizer(list(prompts.values()), add_special_tokens=not tpl.use_chat_template)["input_ids"]
+    prompt_ids = dict(zip(prompts, prompt_batch))
     answer_texts = [tpl.format_answer(q, a, tokenizer, prompt=prompts[q]) for q, a in pairs]
-    answer_ids = tokenizer(answer_texts, add_special_tokens=False)["input_ids"] if pairs else []
+    answer_ids = tokenizer(answer_texts, add_special_tokens=False)["input_ids"]
     out = []
     for i, ((question, answer), ids) in enumerate(zip(pairs, answer_ids)):
         if add_eos and tokenizer.eos_token_id not in ids:
