@@ -651,7 +651,7 @@ def render_eval_vs_open_unlearning(parts: list[dict]) -> str:
         models = f"{data['settings']['retain_model']} + {', '.join(data['settings']['models'])}"
         for t in data["timing"]:
             repeats = ", ".join(f"{r:.2f}" for r in t["cpu_speedup_per_repeat"])
-            bold = "**" if t["pipeline"].startswith("hf_unlearn (1 process)") else ""
+            bold = "**" if t["pipeline"] == "hf_unlearn (1 process)" else ""
             lines.append(
                 f"| {models} | {t['pipeline']} | {t['processes']} | {t['cpu_s']:.1f} | "
                 f"{bold}{t['cpu_speedup_vs_open_unlearning']:.2f}x{bold} ({repeats}) | {t['work_cpu_s']:.1f} | "
